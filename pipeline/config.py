@@ -1,0 +1,47 @@
+"""Configuration in one place: folders, the disclosure threshold and run-wide settings.
+
+Defaults follow the data contract (data/raw, data/processed, reports, k = 5). The
+environment can override k (FINSAM_K) so that a förbund with a stricter policy sets it once
+for every run, the nightly job included.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_RAW = Path("data/raw")
+DEFAULT_PROCESSED = Path("data/processed")
+DEFAULT_REPORTS = Path("reports")
+DEFAULT_K = 5
+
+# Files in the processed store.
+EPISODES_FILE = "episoder.parquet"
+QUARANTINE_FILE = "karantan.parquet"
+QUARANTINE_CSV = "karantan.csv"
+DATA_QUALITY_FILE = "datakvalitet.md"
+FILE_LOG_FILE = "inlasta_filer.parquet"
+DUCKDB_FILE = "finsam.duckdb"
+CATALOG_FILE = "insatser.toml"
+EXAMPLE_MARKER = "EXEMPELDATA.txt"
+
+
+def _k_from_env() -> int:
+    value = os.environ.get("FINSAM_K")
+    if value is None:
+        return DEFAULT_K
+    k = int(value)
+    if k < 1:
+        raise ValueError(f"FINSAM_K måste vara minst 1, fick {k}")
+    return k
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline reads and writes, and the disclosure threshold k."""
+
+    raw: Path = DEFAULT_RAW
+    processed: Path = DEFAULT_PROCESSED
+    reports: Path = DEFAULT_REPORTS
+    k: int = field(default_factory=_k_from_env)

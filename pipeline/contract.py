@@ -1,0 +1,224 @@
+"""The data contract in code: canonical columns, their types, code lists and header aliases.
+
+This module is the single place that says what a participant record looks like
+(shared/spec/data-contract.md, section 1) and which columns the published tables have
+(section 4). Every other module imports these names instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import polars as pl
+
+# --- Code lists (closed: a value outside them is a validation error) -----------------------
+
+KON = ("K", "M")
+UTBILDNING = ("forgymnasial", "gymnasial", "eftergymnasial", "okand")
+TID_OFFENTLIG_FORSORJNING = (
+    "ingen",
+    "under_1_ar",
+    "1_2_ar",
+    "2_5_ar",
+    "5_10_ar",
+    "over_10_ar",
+    "okand",
+)
+FORSORJNING = (
+    "sjukpenning",
+    "sjukersattning",
+    "aktivitetsersattning",
+    "a_kassa",
+    "aktivitetsstod",
+    "etableringsersattning",
+    "forsorjningsstod",
+    "ingen_offentlig",
+    "okand",
+)
+SYSSELSATTNING = (
+    "arbete",
+    "arbete_med_stod",
+    "studier",
+    "arbetssokande",
+    "arbetstraning_praktik",
+    "rehabilitering",
+    "ingen",
+    "okand",
+)
+AVSLUTSORSAK = (
+    "enligt_plan",
+    "avbrott_eget_val",
+    "avbrott_sjukdom",
+    "avbrott_annat",
+    "flyttat",
+    "avliden",
+    "felregistrering",
+)
+NARMARE_ARBETE = ("ja", "nej", "okand")
+
+# Numeric ranges from the contract.
+ALDER_MIN, ALDER_MAX = 16, 67
+OMFATTNING_MIN, OMFATTNING_MAX = 0, 100
+STEG_MIN, STEG_MAX = 1, 7
+
+# The key of an episode: one person's enrolment in one insats.
+EPISODE_KEY = ("deltagare_id", "insats_id", "startdatum")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of a participant record."""
+
+    name: str
+    dtype: pl.DataType
+    required: bool
+    aliases: tuple[str, ...] = ()
+    codes: tuple[str, ...] | None = None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("deltagare_id", pl.String(), True, ("Deltagare-ID", "deltagar_id", "deltagarid")),
+    Column("insats_id", pl.String(), True, ("Insats", "insats-id")),
+    Column("kon", pl.Enum(KON), True, ("Kön",), KON),
+    Column("fodelsear", pl.Int32(), True, ("Födelseår",)),
+    Column("kommun", pl.String(), False, ("Folkbokföringskommun",)),
+    Column("forbund", pl.String(), False, ("Förbund",)),
+    Column("startdatum", pl.Date(), True, ("Inskrivningsdatum",)),
+    Column("slutdatum", pl.Date(), False, ("Avslutsdatum",)),
+    Column("utbildning", pl.Enum(UTBILDNING), False, ("Utbildningsnivå",), UTBILDNING),
+    Column(
+        "tid_offentlig_forsorjning",
+        pl.Enum(TID_OFFENTLIG_FORSORJNING),
+        False,
+        ("Tid i offentlig försörjning",),
+        TID_OFFENTLIG_FORSORJNING,
+    ),
+    Column("forsorjning_fore", pl.Enum(FORSORJNING), False, ("Försörjning före",), FORSORJNING),
+    Column("forsorjning_efter", pl.Enum(FORSORJNING), False, ("Försörjning efter",), FORSORJNING),
+    Column(
+        "sysselsattning_fore",
+        pl.Enum(SYSSELSATTNING),
+        False,
+        ("Sysselsättning före",),
+        SYSSELSATTNING,
+    ),
+    Column(
+        "sysselsattning_efter",
+        pl.Enum(SYSSELSATTNING),
+        False,
+        ("Sysselsättning efter",),
+        SYSSELSATTNING,
+    ),
+    Column("omfattning_fore", pl.Int16(), False, ("Omfattning före",)),
+    Column("omfattning_efter", pl.Int16(), False, ("Omfattning efter",)),
+    Column("avslutsorsak", pl.Enum(AVSLUTSORSAK), False, ("Avslutsanledning",), AVSLUTSORSAK),
+    Column("steg_start", pl.Int8(), False, ("Steg start",)),
+    Column("steg_slut", pl.Int8(), False, ("Steg slut",)),
+    Column("narmare_arbete", pl.Enum(NARMARE_ARBETE), False, ("Närmare arbete",), NARMARE_ARBETE),
+)
+
+COLUMN_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+
+# The schema of a validated episode frame (episoder.parquet).
+EPISODE_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in COLUMNS})
+
+
+def normalize_header(header: str) -> str:
+    """Fold a header for matching: case- and accent-insensitive, separators unified.
+
+    >>> normalize_header("  Födelseår ")
+    'fodelsear'
+    >>> normalize_header("Deltagare-ID")
+    'deltagare_id'
+    """
+    folded = unicodedata.normalize("NFKD", header.strip().lstrip("\ufeff"))
+    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    for sep in (" ", "-", ".", "/"):
+        ascii_only = ascii_only.replace(sep, "_")
+    while "__" in ascii_only:
+        ascii_only = ascii_only.replace("__", "_")
+    return ascii_only.strip("_")
+
+
+# Every accepted spelling (normalized) mapped to its canonical column.
+HEADER_ALIASES: dict[str, str] = {
+    normalize_header(spelling): c.name for c in COLUMNS for spelling in (c.name, *c.aliases)
+}
+
+
+# --- Output tables other tools rely on (contract section 4) --------------------------------
+
+MALUPPFYLLELSE_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "matt",
+    "mal",
+    "utfall",
+    "namnare",
+    "taljare",
+    "ki_lag",
+    "ki_hog",
+    "andel_okand",
+    "bedomning",
+)
+DELTAGARE_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "deltagare",
+    "kvinnor",
+    "man",
+    "nya",
+    "avslutade",
+    "pagaende",
+    "arsplatser",
+)
+BEDOMNING = ("uppnatt", "ej_uppnatt", "for_fa_deltagare")
+
+# Outcome measures (shares of the outcome base) and volume measures a target may name.
+OUTCOME_MEASURES = (
+    "arbete_studier",
+    "arbete_studier_arbetssokande",
+    "aktivitet_sysselsattning",
+    "narmare_arbete",
+)
+VOLUME_MEASURES = ("arsplatser", "deltagare")
+
+# The row that holds the förbund as a whole in per-insats tables.
+TOTAL_INSATS_ID = "TOTALT"
+TOTAL_INSATS_NAMN = "Förbundet totalt"
+
+
+# --- Data-quality records of the store (written by ingest, shown in the report) -------------
+
+# One row per rejected value: where it was (file relative to the raw folder, row number as a
+# spreadsheet shows it: the header is row 1), what it was (masked when it is a personnummer)
+# and which rule it broke (regel_id: short stable code; regel: Swedish explanation).
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "fil": pl.String(),
+        "rad": pl.Int64(),
+        "kolumn": pl.String(),
+        "varde": pl.String(),
+        "regel_id": pl.String(),
+        "regel": pl.String(),
+    }
+)
+
+# One row per raw file seen in the latest ingest. status: "inlast" (read, possibly with
+# quarantined rows) or "avvisad" (whole file rejected: unreadable, personnummer, missing
+# required columns). meddelande explains a rejection in Swedish.
+FILE_LOG_SCHEMA = pl.Schema(
+    {
+        "fil": pl.String(),
+        "sha256": pl.String(),
+        "format": pl.String(),
+        "rader": pl.Int64(),
+        "godkanda_rader": pl.Int64(),
+        "avvisade_rader": pl.Int64(),
+        "status": pl.String(),
+        "meddelande": pl.String(),
+    }
+)

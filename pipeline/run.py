@@ -1,0 +1,139 @@
+"""The one entry point that builds the whole publication: inputs → store → tables → report.
+
+`run_report` is what `make report` and `python -m pipeline report` call; notebooks can call
+it too. Each stage lives in its own module; this module only orders them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline import atomic, log
+from pipeline.config import CATALOG_FILE, EXAMPLE_MARKER, Settings
+from pipeline.ingest import discover
+from pipeline.period import Period
+from pipeline.store import StoreResult, build_store
+
+EXAMPLE_FILES = ".exempelfiler.json"  # hashes of the generated example, to detect mixing
+
+
+class InputError(Exception):
+    """The raw folder cannot be used as it is; the message says what to do (Swedish)."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    period: Period
+    store: StoreResult
+    tables: dict[str, pl.DataFrame]
+    exact_dir: Path
+    report_dir: Path
+    is_example: bool
+
+
+def default_period(today: dt.date | None = None) -> Period:
+    """The last complete calendar year: what the årsredovisning is about."""
+    today = today or dt.date.today()
+    return Period.year(today.year - 1)
+
+
+def code_version() -> str:
+    """The git commit of the code when run from a checkout, else the package version."""
+    from importlib.metadata import version
+
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        described = ""
+    return f"{version('finsam-pipeline')}+{described}" if described else version("finsam-pipeline")
+
+
+def has_inputs(raw: Path) -> bool:
+    """Anything the pipeline would read: the catalog or an export."""
+    if not raw.exists():
+        return False
+    return (raw / CATALOG_FILE).exists() or bool(discover(raw))
+
+
+def ensure_example(raw: Path) -> bool:
+    """Generate the fictitious example förbund into an empty raw folder. True if generated."""
+    if has_inputs(raw):
+        return False
+    from pipeline.example import generate_example
+
+    log.warning(
+        "Råmappen är tom: genererar exempelförbundet med FIKTIVA data",
+        mapp=str(raw),
+    )
+    summary = generate_example(raw)
+    hashes = {f.relative: f.sha256 for f in discover(raw)}
+    atomic.write_text(raw / EXAMPLE_FILES, json.dumps(hashes, indent=2, sort_keys=True))
+    log.info("exempeldata skrivna", filer=len(summary.files), episoder=summary.n_episodes)
+    return True
+
+
+def is_example_input(raw: Path) -> bool:
+    """True when the raw folder holds the example; refuses a mix of example and real files."""
+    if not (raw / EXAMPLE_MARKER).exists():
+        return False
+    try:
+        generated = json.loads((raw / EXAMPLE_FILES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        generated = {}
+    foreign = [f.relative for f in discover(raw) if generated.get(f.relative) != f.sha256]
+    if foreign:
+        raise InputError(
+            f"Råmappen {raw} innehåller både exempeldata ({EXAMPLE_MARKER}) och andra filer "
+            f"({', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}). Exempel och riktiga "
+            "data blandas aldrig: töm råmappen på exempeldata (alla filer som genererades) "
+            "innan riktiga exporter läggs in."
+        )
+    return True
+
+
+def write_exact_tables(tables: dict[str, pl.DataFrame], exact_dir: Path) -> None:
+    """The exact, unsuppressed tables for the förbund's own analysts (never under reports/)."""
+    for name, table in tables.items():
+        atomic.write_with(exact_dir / f"{name}.parquet", table.write_parquet)
+        atomic.write_with(exact_dir / f"{name}.csv", table.write_csv)
+
+
+def run_report(settings: Settings, period: Period, *, today: dt.date | None = None) -> ReportResult:
+    """Build the store, the exact tables and the published report for one period."""
+    from pipeline.publish import publish_report
+    from pipeline.statistics import compute_tables
+
+    ensure_example(settings.raw)
+    example = is_example_input(settings.raw)
+    store = build_store(settings.raw, settings.processed, today)
+    with log.stage("statistik", period=period.label) as counts:
+        tables = compute_tables(store.episodes, store.catalog, period, k=settings.k)
+        exact_dir = settings.processed / period.label
+        write_exact_tables(tables, exact_dir)
+        counts["tabeller"] = len(tables)
+    with log.stage("publicering", period=period.label):
+        report_dir = publish_report(
+            tables,
+            store.catalog,
+            period,
+            settings.reports,
+            settings.k,
+            store.files,
+            store.quarantine,
+            example,
+            code_version(),
+            progress=lambda message: log.info(message),
+        )
+    return ReportResult(period, store, tables, exact_dir, report_dir, example)

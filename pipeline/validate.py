@@ -1,0 +1,268 @@
+"""Validate: cast the text of an export to the contract's types and check every rule.
+
+Two steps, both vectorized:
+1. `cast_types` turns text into dates and integers (recording every value that does not
+   parse) and folds code values to their canonical case.
+2. A pandera schema (polars backend, built per catalog and run date) checks every value and
+   cross-field rule on the collected DataFrame with lazy=True, so all errors of a file are
+   found at once. Its `failure_cases["index"]` splits bad rows from good ones.
+
+Every failure becomes one quarantine record (file, row, column, the value as sent, rule).
+The rules and their Swedish explanations are listed once, in RULES.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from pipeline.contract import (
+    ALDER_MAX,
+    ALDER_MIN,
+    COLUMN_BY_NAME,
+    COLUMNS,
+    OMFATTNING_MAX,
+    OMFATTNING_MIN,
+    QUARANTINE_SCHEMA,
+    REQUIRED_COLUMNS,
+    STEG_MAX,
+    STEG_MIN,
+)
+from pipeline.ingest import ROW_COLUMN
+
+# Validation must never be silently switched off (pitfalls.md): the environment variable
+# PANDERA_VALIDATION_ENABLED=False would make every check pass.
+if os.environ.get("PANDERA_VALIDATION_ENABLED", "").lower() in {"0", "false", "no"}:
+    raise RuntimeError(
+        "PANDERA_VALIDATION_ENABLED är avstängd i miljön: valideringen skulle inte köras. "
+        "Ta bort variabeln innan pipelinen körs."
+    )
+
+# regel_id -> Swedish explanation shown to analysts. The one list of rules.
+RULES: dict[str, str] = {
+    "saknas": "obligatoriskt värde saknas",
+    "datumformat": "ogiltigt datum (ÅÅÅÅ-MM-DD krävs)",
+    "heltal": "inte ett heltal",
+    "kod": "värdet finns inte i kodlistan",
+    "okand_insats": "insatsen finns inte i insatskatalogen (insatser.toml)",
+    "alder": f"åldern vid start (startår − födelseår) måste vara {ALDER_MIN}–{ALDER_MAX} år",
+    "slut_fore_start": "avslutsdatum ligger före inskrivningsdatum",
+    "framtida_datum": "avslutsdatum ligger i framtiden",
+    "omfattning": f"omfattning måste vara {OMFATTNING_MIN}–{OMFATTNING_MAX} (% av heltid)",
+    "steg": f"steg måste vara {STEG_MIN}–{STEG_MAX}",
+    "avslut_utan_orsak": "avslutsanledning krävs när avslutsdatum finns",
+    "orsak_utan_avslut": "avslutsanledning får bara anges när avslutsdatum finns",
+    "avslut_utan_sysselsattning": "sysselsättning efter krävs när avslutsdatum finns",
+    "sysselsattning_utan_avslut": "sysselsättning efter får bara anges när avslutsdatum finns",
+}
+
+DATE_COLUMNS = [c.name for c in COLUMNS if c.dtype == pl.Date]
+INT_COLUMNS = [c.name for c in COLUMNS if c.dtype.is_integer()]
+CODE_COLUMNS = [c.name for c in COLUMNS if c.codes is not None]
+CODE_LISTS = {c.name: "tillåtna: " + ", ".join(c.codes) for c in COLUMNS if c.codes is not None}
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Good rows (typed as EPISODE_SCHEMA, plus `_rad`) and the quarantine of one file."""
+
+    episodes: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+# --- Step 1: types -----------------------------------------------------------------------------
+
+
+def _parse_date(col: str) -> pl.Expr:
+    return pl.col(col).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _parse_int(col: str) -> pl.Expr:
+    return pl.col(col).str.replace(r"^\+", "").cast(pl.Int64, strict=False)
+
+
+def _fold_code(col: str) -> pl.Expr:
+    # Codes are matched case-insensitively (K/k, Arbete/arbete): never a silent default,
+    # a value outside the list is still an error.
+    folded = pl.col(col).str.to_uppercase() if col == "kon" else pl.col(col).str.to_lowercase()
+    return folded.alias(col)
+
+
+def cast_types(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cast text columns; return (typed frame, failures as (_rad, kolumn, regel_id)).
+
+    >>> t = pl.DataFrame({"_rad": [2, 3], "startdatum": ["2024-01-31", "31/1"],
+    ...                   "fodelsear": ["1980", "x"]})
+    >>> typed, failed = cast_types(t)
+    >>> failed.rows()
+    [(3, 'startdatum', 'datumformat'), (3, 'fodelsear', 'heltal')]
+    """
+    text = text.with_columns(pl.exclude(ROW_COLUMN).cast(pl.String))
+    dates = [c for c in DATE_COLUMNS if c in text.columns]
+    ints = [c for c in INT_COLUMNS if c in text.columns]
+    codes = [c for c in CODE_COLUMNS if c in text.columns]
+    typed = text.with_columns(
+        *(_parse_date(c) for c in dates),
+        *(_parse_int(c) for c in ints),
+        *(_fold_code(c) for c in codes),
+    )
+    failed_flags = text.select(
+        pl.col(ROW_COLUMN),
+        *((pl.col(c).is_not_null() & typed[c].is_null()).alias(c) for c in [*dates, *ints]),
+    )
+    rule_of = {**dict.fromkeys(dates, "datumformat"), **dict.fromkeys(ints, "heltal")}
+    failures = (
+        failed_flags.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="fel")
+        .filter(pl.col("fel"))
+        .select(
+            ROW_COLUMN,
+            "kolumn",
+            pl.col("kolumn").replace_strict(rule_of, return_dtype=pl.String).alias("regel_id"),
+        )
+    )
+    return typed, failures
+
+
+# --- Step 2: the schema ------------------------------------------------------------------------
+
+
+def _rule(regel_id: str, passes: pl.Expr) -> pa.Check:
+    """A pandera check named by its rule; `passes` must be a definite boolean per row."""
+    return pa.Check(lambda data: data.lazyframe.select(passes.fill_null(True)), name=regel_id)
+
+
+def _is_set(col: str) -> pl.Expr:
+    return pl.col(col).is_not_null()
+
+
+def build_schema(insats_ids: list[str], today: dt.date) -> pa.DataFrameSchema:
+    """Every rule of the data contract as a pandera schema for one catalog and run date."""
+    ended = _is_set("slutdatum")
+    age = pl.col("startdatum").dt.year().cast(pl.Int64) - pl.col("fodelsear")
+    columns: dict[str, pa.Column] = {}
+    for column in COLUMNS:
+        name = column.name
+        checks: list[pa.Check] = []
+        if column.codes is not None:
+            checks.append(_rule("kod", pl.col(name).is_in(list(column.codes))))
+        dtype = (
+            pl.Date if column.dtype == pl.Date else pl.Int64 if name in INT_COLUMNS else pl.String
+        )
+        columns[name] = pa.Column(dtype, nullable=name not in REQUIRED_COLUMNS, checks=checks)
+
+    def add(name: str, regel_id: str, passes: pl.Expr) -> None:
+        columns[name].checks.append(_rule(regel_id, passes))
+
+    add("insats_id", "okand_insats", pl.col("insats_id").is_in(insats_ids))
+    add("fodelsear", "alder", age.is_between(ALDER_MIN, ALDER_MAX))
+    add("slutdatum", "slut_fore_start", pl.col("slutdatum") >= pl.col("startdatum"))
+    add("slutdatum", "framtida_datum", pl.col("slutdatum") <= pl.lit(today))
+    for name in ("omfattning_fore", "omfattning_efter"):
+        add(name, "omfattning", pl.col(name).is_between(OMFATTNING_MIN, OMFATTNING_MAX))
+    for name in ("steg_start", "steg_slut"):
+        add(name, "steg", pl.col(name).is_between(STEG_MIN, STEG_MAX))
+    add("avslutsorsak", "avslut_utan_orsak", ~ended | _is_set("avslutsorsak"))
+    add("avslutsorsak", "orsak_utan_avslut", ended | ~_is_set("avslutsorsak"))
+    add(
+        "sysselsattning_efter",
+        "avslut_utan_sysselsattning",
+        ~ended | _is_set("sysselsattning_efter"),
+    )
+    add(
+        "sysselsattning_efter",
+        "sysselsattning_utan_avslut",
+        ended | ~_is_set("sysselsattning_efter"),
+    )
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def schema_failures(typed: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """Run the schema lazily over a collected frame; failures as (_rad, kolumn, regel_id)."""
+    empty = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "kolumn": pl.String, "regel_id": pl.String})
+    try:
+        schema.validate(typed, lazy=True)
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+        if cases["index"].null_count():
+            # A whole-column problem (dtype) would have no row; types are cast beforehand,
+            # so this means a bug in the pipeline, not in the data.
+            raise RuntimeError(
+                f"Oväntat schemafel utan rad: {cases.filter(pl.col('index').is_null())}"
+            ) from errors
+        return (
+            cases.select(
+                pl.col("index").cast(pl.Int64).alias("_index"),
+                pl.col("column").alias("kolumn"),
+                pl.col("check").replace({"not_nullable": "saknas"}).alias("regel_id"),
+            )
+            .join(
+                typed.select(pl.col(ROW_COLUMN))
+                .with_row_index("_index")
+                .with_columns(pl.col("_index").cast(pl.Int64)),
+                on="_index",
+            )
+            .select(ROW_COLUMN, "kolumn", "regel_id")
+        )
+    return empty
+
+
+# --- The whole step ----------------------------------------------------------------------------
+
+
+def quarantine_records(text: pl.DataFrame, failures: pl.DataFrame, fil: str) -> pl.DataFrame:
+    """Failures joined with the value exactly as the party sent it, one row per failure."""
+    sent = text.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="varde")
+    return (
+        failures.unique(maintain_order=True)
+        .join(sent, on=[ROW_COLUMN, "kolumn"], how="left")
+        .select(
+            pl.lit(fil).alias("fil"),
+            pl.col(ROW_COLUMN).alias("rad"),
+            "kolumn",
+            "varde",
+            "regel_id",
+            pl.when(pl.col("regel_id") == "kod")
+            .then(
+                pl.format(
+                    "{} ({})",
+                    pl.lit(RULES["kod"]),
+                    pl.col("kolumn").replace_strict(CODE_LISTS, default="", return_dtype=pl.String),
+                )
+            )
+            .otherwise(pl.col("regel_id").replace_strict(RULES, return_dtype=pl.String))
+            .alias("regel"),
+        )
+        .sort("rad", "kolumn", "regel_id")
+        .cast(dict(QUARANTINE_SCHEMA))
+    )
+
+
+def to_episode_types(typed: pl.DataFrame) -> pl.DataFrame:
+    """Valid rows to the store's dtypes (Enums for code lists, narrow integers)."""
+    return typed.select(
+        pl.col(ROW_COLUMN), *(pl.col(c.name).cast(c.dtype) for c in COLUMN_BY_NAME.values())
+    )
+
+
+def validate_export(
+    text: pl.DataFrame, fil: str, insats_ids: list[str], today: dt.date
+) -> Validated:
+    """Validate one export (canonical text columns plus `_rad`): good rows and quarantine."""
+    text = text.with_columns(pl.exclude(ROW_COLUMN).cast(pl.String))
+    typed, cast_failures = cast_types(text)
+    # A value that did not parse is null after casting; null it is in the schema's eyes too,
+    # so the schema would report it again as missing: keep only the cast failure for it.
+    checked = schema_failures(typed, build_schema(insats_ids, today))
+    failures = pl.concat(
+        [cast_failures, checked.join(cast_failures, on=[ROW_COLUMN, "kolumn"], how="anti")]
+    )
+    bad_rows = failures.get_column(ROW_COLUMN).unique()
+    good = typed.filter(~pl.col(ROW_COLUMN).is_in(bad_rows.implode()))
+    return Validated(
+        episodes=to_episode_types(good), quarantine=quarantine_records(text, failures, fil)
+    )
