@@ -20,6 +20,7 @@ from pipeline import log
 from pipeline.catalog import CatalogError
 from pipeline.config import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, Settings
 from pipeline.period import Period
+from pipeline.validate import ValidationDisabled
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTIONS = 0, 1, 2, 3
 
@@ -107,18 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as exc:
         log.logger.error(f"Insatskatalogen: {exc}")
         return EXIT_FAILED
-    except (FileNotFoundError, FileExistsError) as exc:
+    except (FileNotFoundError, FileExistsError, ValidationDisabled) as exc:
         log.logger.error(str(exc))
         return EXIT_FAILED
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pipeline.lock import LockHeld, hold
     from pipeline.run import InputError
 
     if args.command == "example":
-        from pipeline.example import generate_example
+        from pipeline.run import write_example
 
-        summary = generate_example(args.raw)
+        summary = write_example(args.raw)
         print(
             f"Exempelförbundet (FIKTIVA data) skrevs till {args.raw}: {len(summary.files)} filer, "
             f"{summary.n_episodes} episoder."
@@ -129,17 +131,22 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from pipeline.nightly import run_nightly
 
         return run_nightly(settings, strict=args.strict)
+    period = _period(args, parser) if args.command == "report" else None
     try:
-        if args.command == "ingest":
-            from pipeline.store import build_store
+        # One writer of the store at a time, the nightly job included (pipeline.lock).
+        with hold(settings.processed, args.command):
+            if args.command == "ingest":
+                from pipeline.run import is_example_input
+                from pipeline.store import build_store
 
-            store = build_store(settings.raw, settings.processed)
-            print(_ingest_summary(store, settings))
-            return EXIT_REJECTIONS if store.rejected_rows or store.rejected_files else EXIT_OK
-        from pipeline.run import run_report
+                is_example_input(settings.raw)  # refuses example and real data mixed
+                store = build_store(settings.raw, settings.processed)
+                print(_ingest_summary(store, settings))
+                return EXIT_REJECTIONS if store.rejected_rows or store.rejected_files else EXIT_OK
+            from pipeline.run import run_report
 
-        result = run_report(settings, _period(args, parser))
-    except InputError as exc:
+            result = run_report(settings, period)
+    except (InputError, LockHeld) as exc:
         log.logger.error(str(exc))
         return EXIT_FAILED
     print(_report_summary(result))

@@ -38,6 +38,8 @@ _PNR_CANDIDATE = (
     r"((?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-3][0-9]|[6-9][0-9])[-+]?[0-9]{4})"
     r"(?:[^0-9]|$)"
 )
+# Cheap first filter: ten digits, possibly split by - or + (a superset of the candidates).
+_PNR_LOOSE = r"[0-9]{6}[-+]?[0-9]{4}"
 PERSONNUMMER_MASK = "ÅÅMMDD-XXXX (maskerat)"
 
 
@@ -100,11 +102,25 @@ def _detect_separator(text: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
+def _utf8_bytes(data: bytes) -> bytes:
+    """The file as UTF-8 without BOM, decoded as `_decode` does.
+
+    Valid UTF-8 (most exports) is passed on as it is: only checked, never re-encoded.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode(data).encode("utf-8")
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
 def read_csv_text(data: bytes) -> pl.DataFrame:
-    text = _decode(data)
+    utf8 = _utf8_bytes(data)
+    end = utf8.find(b"\n")
+    header = (utf8 if end < 0 else utf8[:end]).decode("utf-8")
     return pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        separator=_detect_separator(text),
+        io.BytesIO(utf8),
+        separator=_detect_separator(header),
         infer_schema=False,
     )
 
@@ -185,10 +201,14 @@ def personnummer_hits(df: pl.DataFrame) -> pl.DataFrame:
     value_columns = [c for c in df.columns if c != ROW_COLUMN]
     if not value_columns or df.height == 0:
         return pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "kolumn": pl.String})
-    long = df.select(
-        pl.col(ROW_COLUMN), *(pl.col(c).cast(pl.String) for c in value_columns)
-    ).unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="cell")
-    candidates = long.filter(pl.col("cell").str.contains(r"[0-9]{6}[-+]?[0-9]{4}")).with_columns(
+    cells = [pl.col(c).cast(pl.String) for c in value_columns]
+    # Only rows with a candidate in some cell are unpivoted: files without a personnummer
+    # (nearly all) cost one vectorized scan, not a long frame of every cell.
+    candidate_rows = df.select(pl.col(ROW_COLUMN), *cells).filter(
+        pl.any_horizontal(c.str.contains(_PNR_LOOSE) for c in cells)
+    )
+    long = candidate_rows.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="cell")
+    candidates = long.filter(pl.col("cell").str.contains(_PNR_LOOSE)).with_columns(
         pl.col("cell").str.extract(_PNR_CANDIDATE, 1).str.replace_all(r"[-+]", "").alias("nr")
     )
     ten = pl.col("nr").str.slice(pl.col("nr").str.len_chars() - 10, 10)

@@ -67,19 +67,22 @@ def has_inputs(raw: Path) -> bool:
     return (raw / CATALOG_FILE).exists() or bool(discover(raw))
 
 
+def write_example(raw: Path):
+    """Write the fictitious example förbund and record its files' hashes (to detect mixing)."""
+    from pipeline.example import generate_example
+
+    summary = generate_example(raw)
+    hashes = {f.relative: f.sha256 for f in discover(raw)}
+    atomic.write_text(raw / EXAMPLE_FILES, json.dumps(hashes, indent=2, sort_keys=True))
+    return summary
+
+
 def ensure_example(raw: Path) -> bool:
     """Generate the fictitious example förbund into an empty raw folder. True if generated."""
     if has_inputs(raw):
         return False
-    from pipeline.example import generate_example
-
-    log.warning(
-        "Råmappen är tom: genererar exempelförbundet med FIKTIVA data",
-        mapp=str(raw),
-    )
-    summary = generate_example(raw)
-    hashes = {f.relative: f.sha256 for f in discover(raw)}
-    atomic.write_text(raw / EXAMPLE_FILES, json.dumps(hashes, indent=2, sort_keys=True))
+    log.warning("Råmappen är tom: genererar exempelförbundet med FIKTIVA data", mapp=str(raw))
+    summary = write_example(raw)
     log.info("exempeldata skrivna", filer=len(summary.files), episoder=summary.n_episodes)
     return True
 

@@ -14,15 +14,29 @@ path order wins, rows in file order) and writes, each file atomically:
 
 Per-file results are cached under `.cache/` by content hash, so a run re-reads only new or
 changed files. A run whose inputs match `tillstand.json` rewrites nothing. A crash between
-two writes leaves every file whole and the old fingerprint in place, so the next run
-rebuilds the store.
+two writes leaves every file whole and no state file, so the next run rebuilds the store.
+
+Crash safety (the nightly job relies on it; docs/nattkorning.md): the store files are first
+all written to temporary files and room is reserved for the DuckDB file; only when every
+one is complete is `tillstand.json` removed and each moved into place, so a full disk
+leaves the store untouched. The DuckDB file is checkpointed explicitly (DuckDB's close()
+would leave its views in a WAL on a full disk and an empty database behind). The
+state file records the SHA-256 of every store file, so a damaged or truncated file is
+detected and the store rebuilt. A cache entry records the hashes of its parts and is
+recomputed when they do not match. A raw file whose content changes while it is read
+raises `RawFileChanged` before anything from it is cached or written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,11 +61,18 @@ from pipeline.contract import (
     FILE_LOG_SCHEMA,
     QUARANTINE_SCHEMA,
 )
-from pipeline.ingest import PERSONNUMMER_MASK, ROW_COLUMN, FileRejected, RawFile, discover
+from pipeline.ingest import (
+    PERSONNUMMER_MASK,
+    ROW_COLUMN,
+    FileRejected,
+    RawFile,
+    discover,
+    file_sha256,
+)
 from pipeline.ingest import load_export as _load_export
 from pipeline.validate import RULES, validate_export
 
-DERIVED_FILE = "episoder_harledda.parquet"
+DERIVED_FILE = views.DERIVED_FILE
 DUPLICATES_FILE = "dubbletter.parquet"
 STATE_FILE = "tillstand.json"
 CACHE_DIR = ".cache"
@@ -71,6 +92,21 @@ END_FIELDS = (
     "steg_slut",
     "narmare_arbete",
 )
+
+
+class InputsChanged(Exception):
+    """The raw folder changed during a run; nothing of this run was written to the store."""
+
+
+class RawFileChanged(InputsChanged):
+    """A raw file changed while it was read (e.g. it was still being copied in)."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+        super().__init__(
+            f"Filen {relative} i råmappen ändrades medan den lästes (kopieras den fortfarande "
+            "dit?). Inget ur den har sparats."
+        )
 
 
 @dataclass
@@ -95,6 +131,7 @@ class StoreResult:
     changed: bool
     files_reread: int = 0
     notes: list[str] = field(default_factory=list)
+    fingerprint: str = ""  # of the inputs (tillstand.json holds it once written)
 
     @property
     def rejected_rows(self) -> int:
@@ -167,37 +204,73 @@ def _cache_key(file: RawFile, catalog_sha: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _cached_file_result(
-    cache: Path, file: RawFile, insats_ids: list[str], catalog_sha: str, today: dt.date
-) -> tuple[FileResult, bool]:
-    """The file's result from the cache, or computed and cached. Returns (result, was_read)."""
-    key = _cache_key(file, catalog_sha)
-    meta_path = cache / f"{key}.json"
-    if meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            # A rejection for a date in the future may not hold tomorrow: re-check daily.
-            if not meta["date_dependent"] or meta["today"] == today.isoformat():
-                return (
-                    FileResult(
-                        pl.read_parquet(cache / f"{key}.episodes.parquet"),
-                        pl.read_parquet(cache / f"{key}.quarantine.parquet"),
-                        meta["log_row"],
-                        meta["date_dependent"],
-                    ),
-                    False,
-                )
-        except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
-            pass  # a damaged cache entry is simply recomputed
+def _checked_process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileResult:
+    """process_file, then make sure the file still has the hash it was discovered with."""
     result = process_file(file, insats_ids, today)
-    atomic.write_with(cache / f"{key}.episodes.parquet", result.episodes.write_parquet)
-    atomic.write_with(cache / f"{key}.quarantine.parquet", result.quarantine.write_parquet)
+    try:
+        unchanged = file_sha256(file.path) == file.sha256
+    except OSError:  # removed or replaced while read
+        unchanged = False
+    if not unchanged:
+        raise RawFileChanged(file.relative)
+    return result
+
+
+def _read_cache_entry(cache: Path, key: str, today: dt.date) -> FileResult | None:
+    """A valid cache entry, or None. An entry whose parts do not match the hashes its meta
+    file recorded (a crash between writes, a damaged disk) is never trusted."""
+    meta_path = cache / f"{key}.json"
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        # A rejection for a date in the future may not hold tomorrow: re-check daily.
+        if meta["date_dependent"] and meta["today"] != today.isoformat():
+            return None
+        parts = {}
+        for part in ("episodes", "quarantine"):
+            path = cache / f"{key}.{part}.parquet"
+            if file_sha256(path) != meta["sha256"][part]:
+                return None
+            parts[part] = pl.read_parquet(path)
+        return FileResult(
+            parts["episodes"], parts["quarantine"], meta["log_row"], meta["date_dependent"]
+        )
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+        return None  # a damaged cache entry is simply recomputed
+
+
+def _cached_file_result(
+    cache: Path,
+    file: RawFile,
+    insats_ids: list[str],
+    catalog_sha: str,
+    today: dt.date,
+    *,
+    write: bool = True,
+) -> tuple[FileResult, bool]:
+    """The file's result from the cache, or computed (and cached when `write`).
+    Returns (result, was_read)."""
+    key = _cache_key(file, catalog_sha)
+    cached = _read_cache_entry(cache, key, today)
+    if cached is not None:
+        return cached, False
+    result = _checked_process_file(file, insats_ids, today)
+    if not write:
+        return result, True
+    hashes = {}
+    for part, frame in (("episodes", result.episodes), ("quarantine", result.quarantine)):
+        path = cache / f"{key}.{part}.parquet"
+        atomic.write_with(path, frame.write_parquet)
+        hashes[part] = file_sha256(path)
     meta = {
         "date_dependent": result.date_dependent,
         "today": today.isoformat(),
         "log_row": result.log_row,
+        "sha256": hashes,
     }
-    atomic.write_text(meta_path, json.dumps(meta, ensure_ascii=False, sort_keys=True))
+    # The meta file is written last: without it (or with other hashes) the entry is not used.
+    atomic.write_text(cache / f"{key}.json", json.dumps(meta, ensure_ascii=False, sort_keys=True))
     return result, True
 
 
@@ -346,34 +419,56 @@ def read_state(processed: Path) -> dict[str, object]:
 
 
 def store_is_current(processed: Path, fingerprint: str) -> bool:
-    """The state file names these inputs and every store file it lists is present."""
+    """The state file names these inputs and every store file it lists is present and has
+    the content (SHA-256) it was written with."""
     state = read_state(processed)
-    return state.get("fingerprint") == fingerprint and all(
-        (processed / name).exists() for name in state.get("files", [])
-    )
+    if state.get("fingerprint") != fingerprint:
+        return False
+    hashes = state.get("sha256")
+    names = state.get("files", [])
+    if not isinstance(hashes, dict) or not isinstance(names, list):
+        return False
+    try:
+        return all(file_sha256(processed / name) == hashes.get(name) for name in names)
+    except OSError:
+        return False
 
 
-def _write_duckdb(processed: Path) -> None:
+def _write_duckdb(processed: Path, catalog: Catalog) -> None:
     """Build the analysts' database as a new file and move it into place (pitfalls: lock)."""
 
     def build(tmp: Path) -> None:
         tmp.unlink(missing_ok=True)  # DuckDB wants to create the file itself
+        wal = tmp.with_name(tmp.name + ".wal")
         con = duckdb.connect(str(tmp))
         try:
-            views.create_views(con, processed)
+            views.create_views(con, processed, catalog)
+            # close() checkpoints silently: on a full disk it leaves the views in the WAL
+            # beside the temporary file, and an empty database would be moved into place.
+            con.execute("CHECKPOINT")
         finally:
             con.close()
+            complete = not wal.exists()
+            wal.unlink(missing_ok=True)
+        if not complete:
+            raise OSError(errno.EIO, "DuckDB-databasen kunde inte skrivas klart", str(tmp))
 
     atomic.write_with(processed / DUCKDB_FILE, build)
 
 
 def build_store(
-    raw: Path, processed: Path, today: dt.date | None = None, *, write: bool = True
+    raw: Path,
+    processed: Path,
+    today: dt.date | None = None,
+    *,
+    write: bool = True,
+    expect_fingerprint: str | None = None,
 ) -> StoreResult:
     """Ingest every export under `raw` into the store under `processed`.
 
     With `write=False` nothing is written (used by the nightly job's --strict mode to decide
-    before it changes anything).
+    before it changes anything). With `expect_fingerprint` (the `fingerprint` of such a
+    dry run) the store is written only if the inputs are still those: else InputsChanged.
     """
     today = today or dt.date.today()
     catalog_path = raw / CATALOG_FILE
@@ -385,10 +480,10 @@ def build_store(
         results: list[FileResult] = []
         reread = 0
         for file in files:  # a loop over files, not rows
-            if write:
-                result, was_read = _cached_file_result(cache, file, catalog.ids, catalog_sha, today)
-            else:
-                result, was_read = process_file(file, catalog.ids, today), True
+            # write=False still uses valid cache entries, but adds none.
+            result, was_read = _cached_file_result(
+                cache, file, catalog.ids, catalog_sha, today, write=write
+            )
             results.append(result)
             reread += was_read
         counts["omlästa"] = reread
@@ -401,7 +496,14 @@ def build_store(
         counts["episoder"] = episodes.height
         counts["i_karantan"] = quarantine.height
     fingerprint = _fingerprint(files, catalog_sha, today, any(r.date_dependent for r in results))
-    result = StoreResult(episodes, quarantine, file_log, duplicates, catalog, False, reread)
+    result = StoreResult(
+        episodes, quarantine, file_log, duplicates, catalog, False, reread, fingerprint=fingerprint
+    )
+    if expect_fingerprint is not None and fingerprint != expect_fingerprint:
+        raise InputsChanged(
+            "Råmappen ändrades mellan kontrollen och skrivningen (en fil lades till, togs bort "
+            "eller ändrades). Inget skrevs."
+        )
     if not write or store_is_current(processed, fingerprint):
         return result
     with log.stage("lager", episoder=episodes.height):
@@ -410,33 +512,67 @@ def build_store(
     return result
 
 
+def _duckdb_reserve(processed: Path) -> int:
+    """Room for a new DuckDB file beside the old one: twice the old one, else 2 MB."""
+    try:
+        return 2 * (processed / DUCKDB_FILE).stat().st_size
+    except OSError:
+        return 2_000_000
+
+
+@contextlib.contextmanager
+def _space_reserved(folder: Path, size: int) -> Iterator[None]:
+    """Hold `size` bytes of the folder's disk for the block: OSError(ENOSPC) if there are none."""
+    fd, name = tempfile.mkstemp(prefix=".reserv.", suffix=".tmp", dir=folder)
+    try:
+        os.posix_fallocate(fd, 0, size)
+        yield
+    finally:
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
+
+
 def write_store(processed: Path, result: StoreResult, fingerprint: str) -> None:
-    """Write every store file atomically; the state file last (see module docstring)."""
+    """Write every store file atomically as one group; the state file last.
+
+    Every file is first written in full to a temporary file beside its target (this is
+    where a full disk shows); only then is the state file removed and each temporary file
+    moved into place. A crash during the moves leaves no state file, so the next run
+    rebuilds. The DuckDB file is built last (its views read the parquet files in place), in
+    disk space reserved before the moves.
+    """
     processed.mkdir(parents=True, exist_ok=True)
-    atomic.write_with(processed / EPISODES_FILE, result.episodes.write_parquet)
-    views.write_derived(result.episodes, processed / DERIVED_FILE)
-    atomic.write_with(processed / QUARANTINE_FILE, result.quarantine.write_parquet)
-    atomic.write_with(processed / QUARANTINE_CSV, result.quarantine.write_csv)
-    atomic.write_with(processed / FILE_LOG_FILE, result.files.write_parquet)
-    atomic.write_with(processed / DUPLICATES_FILE, result.duplicates.write_parquet)
-    atomic.write_text(
-        processed / DATA_QUALITY_FILE,
-        data_quality_markdown(
-            result.files, result.quarantine, result.duplicates, result.episodes.height
-        ),
+    quality = data_quality_markdown(
+        result.files, result.quarantine, result.duplicates, result.episodes.height
     )
-    _write_duckdb(processed)
-    written = [
-        EPISODES_FILE,
-        DERIVED_FILE,
-        QUARANTINE_FILE,
-        QUARANTINE_CSV,
-        FILE_LOG_FILE,
-        DUPLICATES_FILE,
-        DATA_QUALITY_FILE,
-        DUCKDB_FILE,
-    ]
-    state = {"fingerprint": fingerprint, "files": written, "rules": sorted(RULES)}
+    writers = {
+        EPISODES_FILE: result.episodes.write_parquet,
+        DERIVED_FILE: lambda tmp: views.write_derived(result.episodes, tmp),
+        QUARANTINE_FILE: result.quarantine.write_parquet,
+        QUARANTINE_CSV: result.quarantine.write_csv,
+        FILE_LOG_FILE: result.files.write_parquet,
+        DUPLICATES_FILE: result.duplicates.write_parquet,
+        DATA_QUALITY_FILE: lambda tmp: tmp.write_text(quality, encoding="utf-8"),
+    }
+    with contextlib.ExitStack() as group:
+        for name, writer in writers.items():
+            tmp = group.enter_context(atomic.atomic_path(processed / name))
+            writer(tmp)
+            with open(tmp, "rb+") as fh:  # a full disk shows here, before anything is moved
+                os.fsync(fh.fileno())
+        # Released first when the block is left, so the DuckDB file has room to be built.
+        group.enter_context(_space_reserved(processed, _duckdb_reserve(processed)))
+        # Every file is complete; leaving the block moves them into place (or, on an
+        # error above, removes the temporary files and leaves the store as it was).
+        (processed / STATE_FILE).unlink(missing_ok=True)
+    _write_duckdb(processed, result.catalog)
+    written = [*writers, DUCKDB_FILE]
+    state = {
+        "fingerprint": fingerprint,
+        "files": written,
+        "rules": sorted(RULES),
+        "sha256": {name: file_sha256(processed / name) for name in written},
+    }
     atomic.write_text(processed / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
 
 

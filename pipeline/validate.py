@@ -14,6 +14,7 @@ The rules and their Swedish explanations are listed once, in RULES.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass
 
@@ -35,13 +36,19 @@ from pipeline.contract import (
 )
 from pipeline.ingest import ROW_COLUMN
 
-# Validation must never be silently switched off (pitfalls.md): the environment variable
-# PANDERA_VALIDATION_ENABLED=False would make every check pass.
-if os.environ.get("PANDERA_VALIDATION_ENABLED", "").lower() in {"0", "false", "no"}:
-    raise RuntimeError(
-        "PANDERA_VALIDATION_ENABLED är avstängd i miljön: valideringen skulle inte köras. "
-        "Ta bort variabeln innan pipelinen körs."
-    )
+
+class ValidationDisabled(RuntimeError):
+    """PANDERA_VALIDATION_ENABLED=False is set: every check would silently pass."""
+
+
+def ensure_validation_enabled() -> None:
+    """Refuse to run with pandera switched off by the environment (pitfalls.md)."""
+    if os.environ.get("PANDERA_VALIDATION_ENABLED", "").lower() in {"0", "false", "no"}:
+        raise ValidationDisabled(
+            "PANDERA_VALIDATION_ENABLED är avstängd i miljön, så valideringen skulle inte "
+            "köras. Ta bort variabeln (t.ex. ur schemaläggarens miljö) och kör igen."
+        )
+
 
 # regel_id -> Swedish explanation shown to analysts. The one list of rules.
 RULES: dict[str, str] = {
@@ -83,7 +90,8 @@ def _parse_date(col: str) -> pl.Expr:
 
 
 def _parse_int(col: str) -> pl.Expr:
-    return pl.col(col).str.replace(r"^\+", "").cast(pl.Int64, strict=False)
+    # A leading + is allowed ("+5"); strip_prefix is the cheap form of replace(r"^\+", "").
+    return pl.col(col).str.strip_prefix("+").cast(pl.Int64, strict=False)
 
 
 def _fold_code(col: str) -> pl.Expr:
@@ -106,15 +114,28 @@ def cast_types(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     dates = [c for c in DATE_COLUMNS if c in text.columns]
     ints = [c for c in INT_COLUMNS if c in text.columns]
     codes = [c for c in CODE_COLUMNS if c in text.columns]
+    # Folding is an identity on values already in the code list, so only columns holding some
+    # other value are folded (case-changing millions of strings is the costly part).
+    needs_folding = (
+        text.select(
+            (pl.col(c).is_not_null() & ~pl.col(c).is_in(COLUMN_BY_NAME[c].codes)).any()
+            for c in codes
+        ).row(0)
+        if codes
+        else ()
+    )
     typed = text.with_columns(
         *(_parse_date(c) for c in dates),
         *(_parse_int(c) for c in ints),
-        *(_fold_code(c) for c in codes),
+        *(_fold_code(c) for c, fold in zip(codes, needs_folding, strict=True) if fold),
     )
+    checked = [*dates, *ints]
     failed_flags = text.select(
         pl.col(ROW_COLUMN),
-        *((pl.col(c).is_not_null() & typed[c].is_null()).alias(c) for c in [*dates, *ints]),
+        *((pl.col(c).is_not_null() & typed[c].is_null()).alias(c) for c in checked),
     )
+    if checked:  # only rows with a failure are unpivoted (usually none)
+        failed_flags = failed_flags.filter(pl.any_horizontal(checked))
     rule_of = {**dict.fromkeys(dates, "datumformat"), **dict.fromkeys(ints, "heltal")}
     failures = (
         failed_flags.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="fel")
@@ -140,45 +161,99 @@ def _is_set(col: str) -> pl.Expr:
     return pl.col(col).is_not_null()
 
 
-def build_schema(insats_ids: list[str], today: dt.date) -> pa.DataFrameSchema:
-    """Every rule of the data contract as a pandera schema for one catalog and run date."""
+# The dtype of every column after `cast_types` (what the schema checks).
+SCHEMA_DTYPES: dict[str, pl.DataType] = {
+    c.name: pl.Date()
+    if c.dtype == pl.Date
+    else pl.Int64()
+    if c.name in INT_COLUMNS
+    else pl.String()
+    for c in COLUMNS
+}
+
+
+def schema_rules(insats_ids: list[str], today: dt.date) -> list[tuple[str, str, pl.Expr]]:
+    """Every value rule of the data contract: (column, regel_id, passes), in schema order.
+
+    `passes` may be null where a value is missing; null counts as passing (a missing value
+    is the `saknas` rule's business, for required columns only).
+    """
     ended = _is_set("slutdatum")
     age = pl.col("startdatum").dt.year().cast(pl.Int64) - pl.col("fodelsear")
-    columns: dict[str, pa.Column] = {}
-    for column in COLUMNS:
-        name = column.name
-        checks: list[pa.Check] = []
-        if column.codes is not None:
-            checks.append(_rule("kod", pl.col(name).is_in(list(column.codes))))
-        dtype = (
-            pl.Date if column.dtype == pl.Date else pl.Int64 if name in INT_COLUMNS else pl.String
-        )
-        columns[name] = pa.Column(dtype, nullable=name not in REQUIRED_COLUMNS, checks=checks)
-
-    def add(name: str, regel_id: str, passes: pl.Expr) -> None:
-        columns[name].checks.append(_rule(regel_id, passes))
-
-    add("insats_id", "okand_insats", pl.col("insats_id").is_in(insats_ids))
-    add("fodelsear", "alder", age.is_between(ALDER_MIN, ALDER_MAX))
-    add("slutdatum", "slut_fore_start", pl.col("slutdatum") >= pl.col("startdatum"))
-    add("slutdatum", "framtida_datum", pl.col("slutdatum") <= pl.lit(today))
+    rules = [
+        (c.name, "kod", pl.col(c.name).is_in(list(c.codes))) for c in COLUMNS if c.codes is not None
+    ]
+    rules += [
+        ("insats_id", "okand_insats", pl.col("insats_id").is_in(insats_ids)),
+        ("fodelsear", "alder", age.is_between(ALDER_MIN, ALDER_MAX)),
+        ("slutdatum", "slut_fore_start", pl.col("slutdatum") >= pl.col("startdatum")),
+        ("slutdatum", "framtida_datum", pl.col("slutdatum") <= pl.lit(today)),
+    ]
     for name in ("omfattning_fore", "omfattning_efter"):
-        add(name, "omfattning", pl.col(name).is_between(OMFATTNING_MIN, OMFATTNING_MAX))
+        rules.append((name, "omfattning", pl.col(name).is_between(OMFATTNING_MIN, OMFATTNING_MAX)))
     for name in ("steg_start", "steg_slut"):
-        add(name, "steg", pl.col(name).is_between(STEG_MIN, STEG_MAX))
-    add("avslutsorsak", "avslut_utan_orsak", ~ended | _is_set("avslutsorsak"))
-    add("avslutsorsak", "orsak_utan_avslut", ended | ~_is_set("avslutsorsak"))
-    add(
-        "sysselsattning_efter",
-        "avslut_utan_sysselsattning",
-        ~ended | _is_set("sysselsattning_efter"),
-    )
-    add(
-        "sysselsattning_efter",
-        "sysselsattning_utan_avslut",
-        ended | ~_is_set("sysselsattning_efter"),
-    )
+        rules.append((name, "steg", pl.col(name).is_between(STEG_MIN, STEG_MAX)))
+    rules += [
+        ("avslutsorsak", "avslut_utan_orsak", ~ended | _is_set("avslutsorsak")),
+        ("avslutsorsak", "orsak_utan_avslut", ended | ~_is_set("avslutsorsak")),
+        (
+            "sysselsattning_efter",
+            "avslut_utan_sysselsattning",
+            ~ended | _is_set("sysselsattning_efter"),
+        ),
+        (
+            "sysselsattning_efter",
+            "sysselsattning_utan_avslut",
+            ended | ~_is_set("sysselsattning_efter"),
+        ),
+    ]
+    return rules
+
+
+def build_schema(insats_ids: list[str], today: dt.date) -> pa.DataFrameSchema:
+    """Every rule of the data contract as a pandera schema for one catalog and run date."""
+    checks: dict[str, list[pa.Check]] = {name: [] for name in SCHEMA_DTYPES}
+    for name, regel_id, passes in schema_rules(insats_ids, today):
+        checks[name].append(_rule(regel_id, passes))
+    columns = {
+        name: pa.Column(dtype, nullable=name not in REQUIRED_COLUMNS, checks=checks[name])
+        for name, dtype in SCHEMA_DTYPES.items()
+    }
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def passes_every_rule(insats_ids: list[str], today: dt.date) -> pl.Expr:
+    """True for a row that breaks no rule of the schema: the same expressions, one pass."""
+    return pl.all_horizontal(
+        *(pl.col(name).is_not_null() for name in REQUIRED_COLUMNS),
+        *(passes.fill_null(True) for _, _, passes in schema_rules(insats_ids, today)),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _schema(insats_ids: tuple[str, ...], today: dt.date) -> tuple[pa.DataFrameSchema, pl.Expr]:
+    """build_schema and passes_every_rule, built once per catalog and run date."""
+    return build_schema(list(insats_ids), today), passes_every_rule(list(insats_ids), today)
+
+
+def checked_by_schema(
+    typed: pl.DataFrame, schema: pa.DataFrameSchema, passes: pl.Expr
+) -> pl.DataFrame:
+    """schema_failures, with pandera run only on the rows that break some rule.
+
+    `passes` (passes_every_rule) evaluates the schema's own rule expressions in one vectorized
+    pass; the rows it flags are validated by pandera, which names every failure. Each rule
+    looks at one row only, so a row's failures do not depend on the other rows. When a
+    column is missing or has another dtype, pandera sees the whole frame (and says so).
+    """
+    if any(typed.schema.get(name) != dtype for name, dtype in SCHEMA_DTYPES.items()):
+        return schema_failures(typed, schema)
+    suspect = typed.filter(~passes)
+    if suspect.height == 0:
+        return pl.DataFrame(
+            schema={ROW_COLUMN: pl.Int64, "kolumn": pl.String, "regel_id": pl.String}
+        )
+    return schema_failures(suspect, schema)
 
 
 def schema_failures(typed: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
@@ -216,7 +291,11 @@ def schema_failures(typed: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataF
 
 def quarantine_records(text: pl.DataFrame, failures: pl.DataFrame, fil: str) -> pl.DataFrame:
     """Failures joined with the value exactly as the party sent it, one row per failure."""
-    sent = text.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="varde")
+    if failures.height == 0:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    # Only the failing rows are unpivoted: a clean file of millions of rows costs nothing here.
+    failing_rows = text.join(failures.select(ROW_COLUMN).unique(), on=ROW_COLUMN, how="semi")
+    sent = failing_rows.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="varde")
     return (
         failures.unique(maintain_order=True)
         .join(sent, on=[ROW_COLUMN, "kolumn"], how="left")
@@ -253,16 +332,20 @@ def validate_export(
     text: pl.DataFrame, fil: str, insats_ids: list[str], today: dt.date
 ) -> Validated:
     """Validate one export (canonical text columns plus `_rad`): good rows and quarantine."""
+    ensure_validation_enabled()
     text = text.with_columns(pl.exclude(ROW_COLUMN).cast(pl.String))
     typed, cast_failures = cast_types(text)
     # A value that did not parse is null after casting; null it is in the schema's eyes too,
     # so the schema would report it again as missing: keep only the cast failure for it.
-    checked = schema_failures(typed, build_schema(insats_ids, today))
+    checked = checked_by_schema(typed, *_schema(tuple(insats_ids), today))
     failures = pl.concat(
         [cast_failures, checked.join(cast_failures, on=[ROW_COLUMN, "kolumn"], how="anti")]
     )
-    bad_rows = failures.get_column(ROW_COLUMN).unique()
-    good = typed.filter(~pl.col(ROW_COLUMN).is_in(bad_rows.implode()))
+    if failures.height:
+        bad_rows = failures.get_column(ROW_COLUMN).unique()
+        good = typed.filter(~pl.col(ROW_COLUMN).is_in(bad_rows.implode()))
+    else:
+        good = typed
     return Validated(
         episodes=to_episode_types(good), quarantine=quarantine_records(text, failures, fil)
     )

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipeline.contract import CANONICAL_COLUMNS, EPISODE_SCHEMA
-from pipeline.validate import RULES, cast_types, validate_export
+from pipeline.validate import RULES, ValidationDisabled, cast_types, validate_export
 
 TODAY = dt.date(2026, 1, 1)
 VALID = {
@@ -130,3 +130,9 @@ def test_cast_types_records_only_values_that_were_sent():
     typed, failed = cast_types(export({"omfattning_fore": None}, {"omfattning_fore": "50"}))
     assert failed.height == 0
     assert typed["omfattning_fore"].to_list() == [None, 50]
+
+
+def test_refuses_to_run_with_pandera_switched_off(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PANDERA_VALIDATION_ENABLED", "False")
+    with pytest.raises(ValidationDisabled, match="PANDERA_VALIDATION_ENABLED"):
+        validate_export(export({}), "f.csv", ["SOC"], TODAY)

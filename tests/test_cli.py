@@ -1,0 +1,77 @@
+"""The command line: exit codes, the lock, example data and the report's folders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_REJECTIONS, main
+from pipeline.lock import hold
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _raw(tmp_path: Path, *bad: str) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("insatser.toml", "2024-12_kommun.csv", "2025-06_kommun.csv"):
+        shutil.copy(FIXTURES / "ingest" / name, raw)
+    for name in bad:
+        shutil.copy(FIXTURES / "felaktiga" / name, raw)
+    return raw
+
+
+def test_ingest_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    raw = _raw(tmp_path)
+    processed = tmp_path / "processed"
+    assert main(["ingest", "--raw", str(raw), "--processed", str(processed)]) == EXIT_OK
+    assert "4 episoder från 2 filer" in capsys.readouterr().out
+    shutil.copy(FIXTURES / "felaktiga" / "okand_kod.csv", raw)
+    assert main(["ingest", "--raw", str(raw), "--processed", str(processed)]) == EXIT_REJECTIONS
+    assert "1 rader i karantän" in capsys.readouterr().out
+
+
+def test_missing_catalog_fails_clearly(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    raw = _raw(tmp_path)
+    (raw / "insatser.toml").unlink()
+    code = main(["ingest", "--raw", str(raw), "--processed", str(tmp_path / "p")])
+    assert code == EXIT_FAILED
+
+
+def test_a_second_writer_is_refused(tmp_path: Path):
+    raw = _raw(tmp_path)
+    processed = tmp_path / "processed"
+    with hold(processed, "nightly"):
+        assert main(["ingest", "--raw", str(raw), "--processed", str(processed)]) == EXIT_FAILED
+    assert not (processed / "episoder.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--year", "2024", "--from", "2024-01-01", "--to", "2024-02-01"],
+        ["report", "--from", "2024-01-01"],
+        ["report", "--from", "2024-02-01", "--to", "2024-01-01"],
+        ["report", "--from", "1/1/2024", "--to", "2024-02-01"],
+        ["report", "--k", "0"],
+        ["nonsense"],
+    ],
+)
+def test_wrong_usage_exits_2(args: list[str]):
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+
+
+def test_example_then_report_is_marked_and_mixing_is_refused(tmp_path: Path):
+    raw, processed, reports = tmp_path / "raw", tmp_path / "p", tmp_path / "r"
+    assert main(["example", "--raw", str(raw)]) == EXIT_OK
+    folders = ["--raw", str(raw), "--processed", str(processed), "--reports", str(reports)]
+    # The example's files are recognised as the example, so ingest accepts them.
+    assert main(["ingest", *folders[:4]]) == EXIT_OK
+    shutil.copy(FIXTURES / "ingest" / "2025-06_kommun.csv", raw / "riktig_export.csv")
+    assert main(["report", "--year", "2025", *folders]) == EXIT_FAILED
+    assert main(["ingest", *folders[:4]]) == EXIT_FAILED
+    assert not (reports / "2025").exists()

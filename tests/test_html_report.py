@@ -1,0 +1,151 @@
+"""rapport.html: self-contained, Swedish, in order, and rendered by a real browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from pipeline.charts import chart_specs, render_charts
+from pipeline.disclosure import suppress_tables
+from pipeline.html_report import render_html
+from pipeline.period import Period
+from tests.fixtures.publicering import tabeller as fx
+
+
+def draw_charts(tmp_path: Path, published, is_example: bool):
+    specs = chart_specs(published, fx.catalog(), Period.year(2025), 5, is_example)
+    files = render_charts(specs, tmp_path / "diagram")
+    return [
+        (s, (tmp_path / "diagram" / svg).read_bytes())
+        for s, (_png, svg) in zip(specs, files, strict=True)
+    ]
+
+
+def page(published, charts, is_example: bool) -> str:
+    return render_html(
+        published,
+        fx.catalog(),
+        Period.year(2025),
+        5,
+        is_example,
+        charts,
+        fx.file_log(),
+        fx.quarantine(),
+        "v1",
+    )
+
+
+@pytest.fixture(scope="module")
+def example_parts(tmp_path_factory):
+    published = suppress_tables(fx.tables(), 5, link_year=2025)
+    return published, draw_charts(tmp_path_factory.mktemp("html"), published, True)
+
+
+@pytest.fixture(scope="module")
+def example_html(example_parts) -> str:
+    return page(*example_parts, True)
+
+
+def test_self_contained(example_html):
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", example_html)
+    assert "<link" not in example_html and "<script" not in example_html
+    assert example_html.count('src="data:image/svg+xml;base64,') == 11
+
+
+def test_sections_in_annual_report_order(example_html):
+    order = [
+        "FIKTIVA EXEMPELDATA",
+        'id="sammanfattning"',
+        'id="insats-A"',
+        'id="insats-B"',
+        'id="bakgrund"',
+        'id="datakvalitet"',
+        'id="om"',
+    ]
+    positions = [example_html.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert '<html lang="sv">' in example_html
+
+
+def test_goal_table_with_assessments(example_html):
+    summary = example_html[
+        example_html.index('id="sammanfattning"') : example_html.index('id="deltagare"')
+    ]
+    assert summary.count('class="badge uppnatt"') == 1
+    assert summary.count('class="badge ej_uppnatt"') == 1
+    assert summary.count('class="badge for_fa_deltagare"') == 2  # the two hidden shares
+    assert "Årsplatser: minst 10" in summary
+    assert "11,5" in summary  # decimal comma
+
+
+def test_data_quality_counts_rows_never_values(example_html):
+    quality = example_html[example_html.index('id="datakvalitet"') : example_html.index('id="om"')]
+    assert "Filen innehåller personnummer" in quality
+    assert "<td>fodelsear</td><td class=n>2</td>" in quality
+    assert "1930" not in example_html and "2015" not in example_html
+
+
+def test_no_banner_without_example(example_parts):
+    published, _charts = example_parts
+    html = page(published, [], False)
+    assert "FIKTIVA" not in html
+    assert 'id="sammanfattning"' in html
+
+
+def test_deterministic(example_parts, example_html):
+    # No timestamp or other run-dependent text: the same input gives the same page.
+    assert page(*example_parts, True) == example_html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profil'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="chromium saknas (apt-get install chromium); under CI=true körs testet alltid",
+)
+def test_report_renders_in_headless_chromium(tmp_path, example_html):
+    assert CHROMIUM is not None, "CI kräver chromium för webbläsartestet"
+    page = tmp_path / "rapport.html"
+    page.write_text(example_html, encoding="utf-8")
+    shot = tmp_path / "bild.png"
+    chromium([f"--screenshot={shot}", "--window-size=1280,4000", page.as_uri()], tmp_path)
+    assert shot.exists()
+    pixels = mpimg.imread(shot)[:, :, :3]
+    colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 200, f"skärmbilden ser tom ut ({len(colours)} färger)"
+    dom = chromium(["--dump-dom", page.as_uri()], tmp_path).stdout
+    assert dom.count("<img") == 11
+    assert dom.count("data:image/svg+xml;base64,") == 11
+    assert dom.count("<table") >= 8
+    assert "Sammanfattning: måluppfyllelse" in dom

@@ -1,0 +1,135 @@
+"""publish_report end to end on the fixture tables: layout, determinism, nothing small leaks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.contract import DELTAGARE_COLUMNS, MALUPPFYLLELSE_COLUMNS
+from pipeline.disclosure import COUNT_COLUMNS
+from pipeline.period import Period
+from pipeline.publish import publish_report
+from tests.fixtures.publicering import tabeller as fx
+
+EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
+
+
+def publish(root: Path, k: int = 5, is_example: bool = True, progress=None) -> Path:
+    return publish_report(
+        fx.tables(),
+        fx.catalog(),
+        Period.year(2025),
+        root,
+        k,
+        fx.file_log(),
+        fx.quarantine(),
+        is_example,
+        "v0.1.0-test",
+        progress=progress,
+    )
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
+        messages: list[str] = []
+        folder = publish(tmp_path_factory.mktemp("a"), progress=messages.append)
+    return folder, messages
+
+
+def test_layout_and_progress(report):
+    folder, messages = report
+    assert folder.name == "2025"
+    names = set(files_of(folder))
+    tables = {f"tabeller/{n}.csv" for n in fx.tables()}
+    assert tables <= names
+    assert {"tabeller/uppfoljning_2025.xlsx", "rapport.html", "manifest.json"} <= names
+    assert "tabeller/FIKTIVA_EXEMPELDATA.txt" in names
+    charts = {n for n in names if n.startswith("diagram/")}
+    assert len(charts) == 22 and {n.rsplit(".", 1)[1] for n in charts} == {"png", "svg"}
+    assert messages == [
+        "Röjandeskydd och tabeller",
+        "Diagram",
+        "Arbetsbok",
+        "Rapport (HTML)",
+        "Manifest",
+    ]
+
+
+def test_contract_csv_columns(report):
+    folder, _ = report
+    assert (
+        tuple(pl.read_csv(folder / "tabeller/maluppfyllelse.csv").columns) == MALUPPFYLLELSE_COLUMNS
+    )
+    assert tuple(pl.read_csv(folder / "tabeller/deltagare.csv").columns) == DELTAGARE_COLUMNS
+    text = (folder / "tabeller/utfall.csv").read_text(encoding="utf-8")
+    # Dot decimals, shares as fractions: TOTALT alla 12 of 19.
+    assert "TOTALT,Förbundet totalt,alla,aktivitet_sysselsattning,19,12,0.6316," in text
+
+
+def test_no_small_count_in_any_published_csv(report):
+    folder, _ = report
+    for path in sorted((folder / "tabeller").glob("*.csv")):
+        df = pl.read_csv(path, infer_schema_length=0)
+        for col in COUNT_COLUMNS[path.stem]:
+            values = df[col].cast(pl.Float64, strict=False).drop_nulls()
+            assert not values.is_between(1, 4).any(), (path.name, col)
+
+
+def test_exact_tables_are_not_copied(report):
+    folder, _ = report
+    exact = fx.deltagare().select(pl.all().cast(pl.String))
+    published = pl.read_csv(folder / "tabeller/deltagare.csv", infer_schema_length=0)
+    assert published["kvinnor"].to_list() == ["13", "<5", "15"]
+    assert not published.equals(exact)
+
+
+def test_manifest_hashes_every_output(report):
+    folder, _ = report
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["created"] == "2026-01-01T00:00:00Z"
+    listed = {o["fil"] for o in manifest["outputs"]}
+    assert listed == set(files_of(folder)) - {"manifest.json"}
+    assert manifest["k"] == 5 and manifest["example_data"] is True
+
+
+@pytest.mark.slow
+def test_two_runs_give_identical_bytes(tmp_path, report, monkeypatch):
+    folder, _ = report
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    again = publish(tmp_path / "b")
+    assert files_of(again) == files_of(folder)
+    # Without SOURCE_DATE_EPOCH (the workbook then dates itself by the period end) only the
+    # manifest's created field differs between runs.
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    a, c = files_of(publish(tmp_path / "c")), files_of(publish(tmp_path / "d"))
+    assert {n for n in a if a[n] != c[n]} <= {"manifest.json"}
+    ma, mc = (json.loads(x["manifest.json"]) for x in (a, c))
+    ma.pop("created")
+    mc.pop("created")
+    assert ma == mc
+
+
+def test_stale_files_are_removed_and_example_marking_follows_the_flag(tmp_path):
+    first = publish(tmp_path)
+    (first / "diagram" / "insats_GAMMAL_trend.png").write_bytes(b"old")
+    second = publish(tmp_path, is_example=False)
+    assert not (second / "diagram" / "insats_GAMMAL_trend.png").exists()
+    assert not (second / "tabeller" / "FIKTIVA_EXEMPELDATA.txt").exists()
+    assert "FIKTIVA" not in (second / "rapport.html").read_text(encoding="utf-8")
+
+
+def test_k_changes_what_is_published(tmp_path):
+    lax = publish(tmp_path, k=3)
+    d = pl.read_csv(lax / "tabeller/deltagare.csv", infer_schema_length=0)
+    assert d["kvinnor"].to_list() == ["13", "3", "15"]

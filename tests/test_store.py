@@ -1,0 +1,257 @@
+"""The processed store: merging exports, the bad-input corpus end to end, idempotence."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pipeline.contract import EPISODE_SCHEMA
+from pipeline.store import build_store, merge_episodes
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TODAY = dt.date(2026, 1, 1)
+
+
+def _episodes(rows: list[dict]) -> pl.DataFrame:
+    base = {c: None for c in EPISODE_SCHEMA}
+    frame = pl.DataFrame([base | r for r in rows], schema=EPISODE_SCHEMA)
+    return frame.with_row_index("_rad", offset=2).with_columns(pl.col("_rad").cast(pl.Int64))
+
+
+P1 = {
+    "deltagare_id": "P1",
+    "insats_id": "SOC",
+    "kon": "K",
+    "fodelsear": 1980,
+    "startdatum": dt.date(2024, 1, 1),
+}
+P1_ENDED = P1 | {
+    "slutdatum": dt.date(2024, 6, 30),
+    "avslutsorsak": "enligt_plan",
+    "sysselsattning_efter": "arbete",
+}
+P2 = P1 | {"deltagare_id": "P2"}
+
+
+def test_last_file_wins_and_differences_are_classified():
+    first = _episodes([P1, P2])
+    second = _episodes([P1_ENDED, P2 | {"kon": "M"}])
+    third = _episodes([P1_ENDED])
+    episodes, duplicates = merge_episodes([first, second, third])
+    assert episodes.select("deltagare_id", "kon", "slutdatum").rows() == [
+        ("P1", "K", dt.date(2024, 6, 30)),
+        ("P2", "M", None),
+    ]
+    assert duplicates.select("deltagare_id", "versioner", "skillnad").rows() == [
+        ("P1", 3, "avslut_tillagt"),
+        ("P2", 2, "konflikt"),
+    ]
+
+
+def test_within_one_file_the_last_row_wins():
+    episodes, duplicates = merge_episodes([_episodes([P1, P1_ENDED])])
+    assert episodes["slutdatum"].to_list() == [dt.date(2024, 6, 30)]
+    assert duplicates["skillnad"].to_list() == ["avslut_tillagt"]
+
+
+def test_an_ended_episode_changed_later_is_a_conflict():
+    changed = P1_ENDED | {"sysselsattning_efter": "studier"}
+    _, duplicates = merge_episodes([_episodes([P1_ENDED]), _episodes([changed])])
+    assert duplicates["skillnad"].to_list() == ["konflikt"]
+
+
+def _raw_folder(tmp_path: Path, *names: str) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(FIXTURES / "ingest" / "insatser.toml", raw)
+    for name in ("2024-12_kommun.csv", "2025-06_kommun.csv"):
+        shutil.copy(FIXTURES / "ingest" / name, raw / name)
+    for name in names:
+        shutil.copy(FIXTURES / "felaktiga" / name, raw / name)
+    return raw
+
+
+BAD = {
+    # file: (status, rows accepted, rules reported, message fragment)
+    "okand_kod.csv": ("inlast", 1, {"kod"}, None),
+    "omojliga_datum.csv": (
+        "inlast",
+        1,
+        {"datumformat", "slut_fore_start", "framtida_datum"},
+        None,
+    ),
+    "personnummer.csv": ("avvisad", 0, {"personnummer"}, "personnummer"),
+    "samordningsnummer.csv": ("avvisad", 0, {"personnummer"}, "personnummer"),
+    "trasig.xlsx": ("avvisad", 0, set(), "kan inte läsas som XLSX"),
+    "saknad_kolumn.csv": ("avvisad", 0, set(), "Obligatoriska kolumner saknas: kon"),
+    "alder.csv": ("inlast", 0, {"alder"}, None),
+    "avslut_utan_orsak.csv": (
+        "inlast",
+        0,
+        {
+            "avslut_utan_orsak",
+            "avslut_utan_sysselsattning",
+            "orsak_utan_avslut",
+            "sysselsattning_utan_avslut",
+        },
+        None,
+    ),
+    "okand_insats.csv": ("inlast", 0, {"okand_insats"}, None),
+    "intervall.csv": ("inlast", 0, {"omfattning", "steg", "heltal"}, None),
+    "dubbel_rubrik.csv": ("avvisad", 0, set(), "finns två gånger"),
+    "gammal.xls": ("avvisad", 0, set(), "Okänt filformat '.xls'"),
+}
+
+
+@pytest.fixture
+def dirty_store(tmp_path: Path):
+    raw = _raw_folder(tmp_path, *BAD)
+    processed = tmp_path / "processed"
+    return build_store(raw, processed, TODAY), processed
+
+
+def test_bad_input_corpus(dirty_store):
+    store, _ = dirty_store
+    files = {row["fil"]: row for row in store.files.iter_rows(named=True)}
+    for name, (status, accepted, rules, message) in BAD.items():
+        row = files[name]
+        assert row["status"] == status, name
+        assert row["godkanda_rader"] == accepted, name
+        found = set(store.quarantine.filter(pl.col("fil") == name)["regel_id"].to_list())
+        assert found == rules, name
+        if message:
+            assert message in row["meddelande"], (name, row["meddelande"])
+
+
+def test_every_good_episode_is_kept(dirty_store):
+    store, _ = dirty_store
+    # P001 ended in the later export; B002 and B006 are the good rows of dirty files.
+    assert sorted(store.episodes["deltagare_id"].to_list()) == [
+        "B002",
+        "B006",
+        "P001",
+        "P002",
+        "P003",
+        "P004",
+    ]
+    p001 = store.episodes.filter(pl.col("deltagare_id") == "P001").row(0, named=True)
+    assert p001["slutdatum"] == dt.date(2025, 3, 31)
+    assert p001["sysselsattning_efter"] == "studier"
+
+
+def test_each_bad_row_is_quarantined_with_file_row_column_value(dirty_store):
+    store, _ = dirty_store
+    rows = store.quarantine.filter(pl.col("fil") == "omojliga_datum.csv").select(
+        "rad", "kolumn", "varde", "regel_id"
+    )
+    assert rows.rows() == [
+        (2, "startdatum", "2024-02-30", "datumformat"),
+        (3, "slutdatum", "2024-04-01", "slut_fore_start"),
+        (4, "slutdatum", "2099-01-01", "framtida_datum"),
+    ]
+
+
+def _all_text_on_disk(folder: Path) -> str:
+    """Everything written under `folder`, decoded: parquet and DuckDB through their readers."""
+    chunks = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        chunks.append(path.read_bytes().decode("utf-8", errors="replace"))
+        if path.suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            chunks.append(frame.select(pl.all().cast(pl.String)).write_csv())
+        if path.suffix == ".duckdb":
+            con = duckdb.connect(str(path), read_only=True)
+            for (view,) in con.sql(
+                "select view_name from duckdb_views() where not internal"
+            ).fetchall():
+                with contextlib.suppress(duckdb.Error):  # a table macro needs arguments
+                    chunks.append(con.sql(f"select * from {view}").pl().write_csv())
+            con.close()
+    return "\n".join(chunks)
+
+
+def test_personnummer_is_nowhere_on_disk(dirty_store):
+    store, processed = dirty_store
+    text = _all_text_on_disk(processed)
+    for fragment in ("811218", "9876", "701063", "2383"):
+        assert fragment not in text
+    masked = store.quarantine.filter(pl.col("regel_id") == "personnummer")
+    assert masked.select("fil", "rad", "kolumn").rows() == [
+        ("personnummer.csv", 2, "kommentar"),
+        ("samordningsnummer.csv", 2, "deltagare_id"),
+    ]
+    assert set(masked["varde"]) == {"ÅÅMMDD-XXXX (maskerat)"}
+
+
+def test_store_files_and_summary(dirty_store):
+    _, processed = dirty_store
+    for name in (
+        "episoder.parquet",
+        "karantan.parquet",
+        "karantan.csv",
+        "inlasta_filer.parquet",
+        "datakvalitet.md",
+        "finsam.duckdb",
+        "tillstand.json",
+    ):
+        assert (processed / name).exists(), name
+    stored = pl.read_parquet(processed / "episoder.parquet")
+    assert stored.schema == EPISODE_SCHEMA
+    summary = (processed / "datakvalitet.md").read_text(encoding="utf-8")
+    assert "Filer: 14 (8 inlästa, 6 avvisade)" in summary
+    assert "Rader: 18 lästa, 7 godkända, 11 i karantän" in summary
+    assert "avslut tillagt senare 1" in summary
+    con = duckdb.connect(str(processed / "finsam.duckdb"), read_only=True)
+    assert con.sql("select count(*) from episoder").fetchall() == [(6,)]
+    con.close()
+
+
+def test_same_input_twice_changes_nothing(tmp_path: Path):
+    raw = _raw_folder(tmp_path)
+    processed = tmp_path / "processed"
+    first = build_store(raw, processed, TODAY)
+    mtimes = {p: p.stat().st_mtime_ns for p in processed.rglob("*") if p.is_file()}
+    second = build_store(raw, processed, TODAY)
+    assert first.changed and not second.changed
+    assert second.files_reread == 0
+    assert {p: p.stat().st_mtime_ns for p in processed.rglob("*") if p.is_file()} == mtimes
+    # The same export dropped in again under another name adds nothing.
+    shutil.copy(raw / "2025-06_kommun.csv", raw / "2025-07_kopia.csv")
+    third = build_store(raw, processed, TODAY)
+    assert_frame_equal(third.episodes, first.episodes)
+    assert third.files_reread == 1
+
+
+def test_numbers_do_not_depend_on_file_format(tmp_path: Path):
+    csv_raw = _raw_folder(tmp_path / "csv")
+    from_csv = build_store(csv_raw, tmp_path / "p_csv", TODAY).episodes
+    for fmt in ("xlsx", "parquet"):
+        raw = tmp_path / fmt
+        raw.mkdir()
+        shutil.copy(csv_raw / "insatser.toml", raw)
+        for name in ("2024-12_kommun", "2025-06_kommun"):
+            frame = pl.read_csv(
+                (csv_raw / f"{name}.csv")
+                .read_bytes()
+                .decode("windows-1252" if "2024" in name else "utf-8-sig")
+                .encode(),
+                separator=";" if "2024" in name else ",",
+                infer_schema=False,
+            )
+            frame = frame.with_columns(
+                pl.col(c).str.to_date() for c in frame.columns if "datum" in c.lower()
+            )
+            if fmt == "xlsx":
+                frame.write_excel(raw / f"{name}.xlsx")
+            else:
+                frame.write_parquet(raw / f"{name}.parquet")
+        assert_frame_equal(build_store(raw, tmp_path / f"p_{fmt}", TODAY).episodes, from_csv)
