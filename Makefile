@@ -35,7 +35,7 @@ report: $(STAMP) ## Build the report (example förbund generated when data/raw i
 ingest: $(STAMP) ## Validate raw exports and update the processed store only
 	$(PY) -m pipeline ingest --raw $(RAW) --processed $(PROCESSED)
 
-nightly: $(STAMP) ## Run the nightly job once (incremental; exit codes in README)
+nightly: $(STAMP) ## Run the nightly job once (incremental; exit codes in README and docs/nattkorning.md)
 	$(PY) -m pipeline nightly --raw $(RAW) --processed $(PROCESSED) --reports $(REPORTS)
 
 example: $(STAMP) ## Write the fictitious example förbund into data/raw (refuses if it holds files)

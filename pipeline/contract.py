@@ -175,6 +175,67 @@ DELTAGARE_COLUMNS: tuple[str, ...] = (
     "pagaende",
     "arsplatser",
 )
+UTFALL_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "kon",
+    "matt",
+    "namnare",
+    "taljare",
+    "andel",
+    "ki_lag",
+    "ki_hog",
+    "antal_okand",
+    "andel_okand",
+)
+UTFALL_KON_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "matt",
+    "andel_kvinnor",
+    "andel_man",
+    "skillnad_procentenheter",
+    "namnare_kvinnor",
+    "namnare_man",
+)
+TID_I_INSATS_COLUMNS: tuple[str, ...] = ("insats_id", "insats", "avslutade", "median_dagar")
+BAKGRUND_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "variabel",
+    "kategori",
+    "kvinnor",
+    "man",
+    "totalt",
+)
+FORSORJNING_FORE_EFTER_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "forsorjning_fore",
+    "forsorjning_efter",
+    "antal",
+)
+TREND_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "ar",
+    "deltagare",
+    "matt",
+    "namnare",
+    "taljare",
+    "andel",
+)
+# Every table of docs/tabeller.md with its columns, in published order.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "deltagare": DELTAGARE_COLUMNS,
+    "maluppfyllelse": MALUPPFYLLELSE_COLUMNS,
+    "utfall": UTFALL_COLUMNS,
+    "utfall_kon": UTFALL_KON_COLUMNS,
+    "tid_i_insats": TID_I_INSATS_COLUMNS,
+    "bakgrund": BAKGRUND_COLUMNS,
+    "forsorjning_fore_efter": FORSORJNING_FORE_EFTER_COLUMNS,
+    "trend": TREND_COLUMNS,
+}
 BEDOMNING = ("uppnatt", "ej_uppnatt", "for_fa_deltagare")
 
 # Outcome measures (shares of the outcome base) and volume measures a target may name.

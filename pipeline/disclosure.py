@@ -30,53 +30,13 @@ from collections.abc import Iterable
 import polars as pl
 
 from pipeline.contract import (
-    DELTAGARE_COLUMNS,
-    MALUPPFYLLELSE_COLUMNS,
     OUTCOME_MEASURES,
+    TABLE_COLUMNS,
     TOTAL_INSATS_ID,
 )
 
 # Marker of a secondary suppression (and of hidden values that are not counts).
 SECONDARY_MARK = ".."
-
-# Columns of every table statistics produces (docs/tabeller.md), in published order.
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "deltagare": DELTAGARE_COLUMNS,
-    "maluppfyllelse": MALUPPFYLLELSE_COLUMNS,
-    "utfall": (
-        "insats_id",
-        "insats",
-        "kon",
-        "matt",
-        "namnare",
-        "taljare",
-        "andel",
-        "ki_lag",
-        "ki_hog",
-        "antal_okand",
-        "andel_okand",
-    ),
-    "utfall_kon": (
-        "insats_id",
-        "insats",
-        "matt",
-        "andel_kvinnor",
-        "andel_man",
-        "skillnad_procentenheter",
-        "namnare_kvinnor",
-        "namnare_man",
-    ),
-    "tid_i_insats": ("insats_id", "insats", "avslutade", "median_dagar"),
-    "bakgrund": ("insats_id", "insats", "variabel", "kategori", "kvinnor", "man", "totalt"),
-    "forsorjning_fore_efter": (
-        "insats_id",
-        "insats",
-        "forsorjning_fore",
-        "forsorjning_efter",
-        "antal",
-    ),
-    "trend": ("insats_id", "insats", "ar", "deltagare", "matt", "namnare", "taljare", "andel"),
-}
 
 # Count columns (persons or episodes) per table: published as String with "<k" / "..".
 COUNT_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -9,7 +9,6 @@ else from the clock.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -18,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.atomic import write_text
+from pipeline.ingest import file_sha256
 from pipeline.period import Period
 
 MANIFEST_FILE = "manifest.json"
@@ -44,12 +44,7 @@ def created_time(environ: Mapping[str, str] | None = None) -> dt.datetime:
     return fixed or dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_file = file_sha256  # one hashing of files for the whole pipeline
 
 
 def build_manifest(

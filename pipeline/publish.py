@@ -18,7 +18,8 @@ from pipeline import style
 from pipeline.atomic import write_bytes, write_text
 from pipeline.catalog import Catalog
 from pipeline.charts import chart_specs, render_charts
-from pipeline.disclosure import TABLE_COLUMNS, suppress_tables
+from pipeline.contract import TABLE_COLUMNS
+from pipeline.disclosure import suppress_tables
 from pipeline.html_report import render_html
 from pipeline.manifest import (
     build_manifest,

@@ -40,13 +40,19 @@ from pipeline.catalog import Catalog
 from pipeline.config import DEFAULT_K
 from pipeline.contract import (
     AVSLUTSORSAK,
+    BAKGRUND_COLUMNS,
     COLUMN_BY_NAME,
     DELTAGARE_COLUMNS,
     FORSORJNING,
+    FORSORJNING_FORE_EFTER_COLUMNS,
     MALUPPFYLLELSE_COLUMNS,
     OUTCOME_MEASURES,
+    TID_I_INSATS_COLUMNS,
     TOTAL_INSATS_ID,
     TOTAL_INSATS_NAMN,
+    TREND_COLUMNS,
+    UTFALL_COLUMNS,
+    UTFALL_KON_COLUMNS,
 )
 from pipeline.period import Period
 
@@ -77,40 +83,6 @@ START_VARIABLES = (
 # Status at end: counted over episodes ended in the period.
 END_VARIABLES = ("forsorjning_efter", "sysselsattning_efter", "avslutsorsak")
 TREND_DEFAULT_MATT = "aktivitet_sysselsattning"
-
-UTFALL_COLUMNS = (
-    "insats_id",
-    "insats",
-    "kon",
-    "matt",
-    "namnare",
-    "taljare",
-    "andel",
-    "ki_lag",
-    "ki_hog",
-    "antal_okand",
-    "andel_okand",
-)
-UTFALL_KON_COLUMNS = (
-    "insats_id",
-    "insats",
-    "matt",
-    "andel_kvinnor",
-    "andel_man",
-    "skillnad_procentenheter",
-    "namnare_kvinnor",
-    "namnare_man",
-)
-TID_I_INSATS_COLUMNS = ("insats_id", "insats", "avslutade", "median_dagar")
-BAKGRUND_COLUMNS = ("insats_id", "insats", "variabel", "kategori", "kvinnor", "man", "totalt")
-FORSORJNING_FORE_EFTER_COLUMNS = (
-    "insats_id",
-    "insats",
-    "forsorjning_fore",
-    "forsorjning_efter",
-    "antal",
-)
-TREND_COLUMNS = ("insats_id", "insats", "ar", "deltagare", "matt", "namnare", "taljare", "andel")
 
 _ORDER = "_ordning"
 
