@@ -8,6 +8,7 @@ notebook and the batch report use the very same definitions.
 ['bakgrund_table', 'deltagare_table', 'forsorjning_fore_efter_table']
 """
 
+# ruff: noqa: F401 (this module re-exports; the public names are listed in pipeline.__all__)
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,25 +53,3 @@ def connect(processed: str | Path = "data/processed") -> duckdb.DuckDBPyConnecti
     if not path.exists():
         raise FileNotFoundError(f"{path} saknas: kör `make ingest` eller `make report` först")
     return duckdb.connect(str(path), read_only=True)
-
-
-__all__ = [
-    "Catalog",
-    "Period",
-    "Settings",
-    "bakgrund_table",
-    "build_store",
-    "compute_tables",
-    "connect",
-    "deltagare_table",
-    "forsorjning_fore_efter_table",
-    "load_catalog",
-    "load_episodes",
-    "maluppfyllelse_table",
-    "read_catalog",
-    "run_report",
-    "tid_i_insats_table",
-    "trend_table",
-    "utfall_kon_table",
-    "utfall_table",
-]
