@@ -11,6 +11,7 @@ is not drawn, and the chart says so where it would have been.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import textwrap
@@ -31,6 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from pipeline import style
 from pipeline.atomic import write_bytes
 from pipeline.catalog import Catalog
+from pipeline.config import MAX_INSATSER_WITH_CHARTS
 from pipeline.contract import FORSORJNING, OUTCOME_MEASURES, TOTAL_INSATS_ID
 from pipeline.disclosure import SECONDARY_MARK, numeric, primary_mark
 from pipeline.period import Period
@@ -67,6 +69,7 @@ class ChartSpec:
     example: bool = False
     rows: int = 1  # bars or rows, for the figure height
     insats_id: str | None = None  # the insats the chart belongs to, None for the förbund
+    png: bool = True  # also a print-resolution PNG (the SVG is always written)
 
 
 # --- Drawing ----------------------------------------------------------------------------------
@@ -338,22 +341,27 @@ def draw(spec: ChartSpec) -> Figure:
     return fig
 
 
-def render_chart(spec: ChartSpec, out_dir: Path) -> tuple[str, str]:
-    """Draw one chart and write `<name>.png` (print resolution) and `<name>.svg`."""
+def render_chart(spec: ChartSpec, out_dir: Path) -> tuple[str, ...]:
+    """Draw one chart and write `<name>.svg` and, if `spec.png`, `<name>.png` (print
+    resolution). Returns the file names written, the SVG last."""
+    out_dir = Path(out_dir)
+    written = []
     with matplotlib.rc_context(RC):
         fig = draw(spec)
-        png, svg = io.BytesIO(), io.BytesIO()
-        fig.savefig(png, format="png", dpi=style.DPI, metadata={"Software": None})
+        if spec.png:
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=style.DPI, metadata={"Software": None})
+            write_bytes(out_dir / f"{spec.name}.png", png.getvalue())
+            written.append(f"{spec.name}.png")
+        svg = io.BytesIO()
         fig.savefig(svg, format="svg", metadata={"Date": None})
-    out_dir = Path(out_dir)
-    write_bytes(out_dir / f"{spec.name}.png", png.getvalue())
     write_bytes(out_dir / f"{spec.name}.svg", svg.getvalue())
-    return f"{spec.name}.png", f"{spec.name}.svg"
+    return (*written, f"{spec.name}.svg")
 
 
 def render_charts(
     specs: Sequence[ChartSpec], out_dir: Path, threshold: int = PARALLEL_THRESHOLD
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, ...]]:
     """Render every chart; in spawned processes when there are more than `threshold`."""
     if len(specs) <= threshold:
         return [render_chart(s, out_dir) for s in specs]
@@ -728,11 +736,18 @@ def chart_specs(
             specs.append(bakgrund_spec(*args, TOTAL_INSATS_ID, variabel, variabel, ENDED_BASE))
     if "trend" in published:
         specs.append(trend_spec(*args))
-    for iid in catalog.ids:
-        stem = f"insats_{_safe_name(iid)}"
-        if "bakgrund" in published:
-            for variabel in ("sysselsattning_efter", "avslutsorsak"):
-                specs.append(bakgrund_spec(*args, iid, variabel, f"{stem}_{variabel}", ENDED_BASE))
-        if "trend" in published:
-            specs.append(trend_spec(*args, insats_id=iid))
+    # Per-insats charts illustrate the report's insats sections (SVG, embedded in the HTML);
+    # the print-resolution PNGs are made for the förbund-wide charts, which go into the
+    # årsredovisning. A pooled national store has hundreds of insatser: no per-insats charts.
+    per_insats: list[ChartSpec | None] = []
+    if len(catalog.ids) <= MAX_INSATSER_WITH_CHARTS:
+        for iid in catalog.ids:
+            stem = f"insats_{_safe_name(iid)}"
+            if "bakgrund" in published:
+                for variabel in ("sysselsattning_efter", "avslutsorsak"):
+                    name = f"{stem}_{variabel}"
+                    per_insats.append(bakgrund_spec(*args, iid, variabel, name, ENDED_BASE))
+            if "trend" in published:
+                per_insats.append(trend_spec(*args, insats_id=iid))
+    specs += [dataclasses.replace(s, png=False) for s in per_insats if s is not None]
     return [s for s in specs if s is not None]

@@ -26,6 +26,10 @@ DUCKDB_FILE = "finsam.duckdb"
 CATALOG_FILE = "insatser.toml"
 EXAMPLE_MARKER = "EXEMPELDATA.txt"
 
+# A report with more insatser than this (a pooled national store) gets no per-insats charts:
+# hundreds of charts would make the report slow and its HTML page unreadable.
+MAX_INSATSER_WITH_CHARTS = 40
+
 
 def _k_from_env() -> int:
     value = os.environ.get("FINSAM_K")

@@ -93,7 +93,7 @@ def publish_report(
     say("Diagram")
     specs = chart_specs(published, catalog, period, k, is_example)
     chart_files = render_charts(specs, chart_dir)
-    written += [chart_dir / name for pair in chart_files for name in pair]
+    written += [chart_dir / name for names in chart_files for name in names]
 
     say("Arbetsbok")
     fixed = source_date()
@@ -104,8 +104,8 @@ def publish_report(
 
     say("Rapport (HTML)")
     svgs = [
-        (spec, (chart_dir / svg).read_bytes())
-        for spec, (_png, svg) in zip(specs, chart_files, strict=True)
+        (spec, (chart_dir / names[-1]).read_bytes())
+        for spec, names in zip(specs, chart_files, strict=True)
     ]
     html = render_html(
         published, catalog, period, k, is_example, svgs, files, quarantine, code_version

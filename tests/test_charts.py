@@ -141,3 +141,22 @@ def test_no_chart_without_share_targets(published):
     )
     specs = chart_specs(only_volume, fx.catalog(), Period.year(2025), 5, False)
     assert "maluppfyllelse" not in {s.name for s in specs}
+
+
+def test_png_for_foerbund_charts_svg_for_insats_charts(tmp_path, specs):
+    files = render_charts(specs, tmp_path, threshold=100)
+    for spec, names in zip(specs, files, strict=True):
+        expected = (
+            (f"{spec.name}.png", f"{spec.name}.svg")
+            if spec.insats_id is None
+            else (f"{spec.name}.svg",)
+        )
+        assert names == expected, spec.name
+        assert all((tmp_path / n).exists() for n in names)
+    assert any(s.insats_id for s in specs) and any(s.insats_id is None for s in specs)
+
+
+def test_no_per_insats_charts_for_a_pooled_national_store(monkeypatch, published):
+    monkeypatch.setattr(charts, "MAX_INSATSER_WITH_CHARTS", 1)
+    specs = chart_specs(published, fx.catalog(), Period.year(2025), 5, False)
+    assert specs and all(s.insats_id is None for s in specs)

@@ -23,8 +23,8 @@ def draw_charts(tmp_path: Path, published, is_example: bool):
     specs = chart_specs(published, fx.catalog(), Period.year(2025), 5, is_example)
     files = render_charts(specs, tmp_path / "diagram")
     return [
-        (s, (tmp_path / "diagram" / svg).read_bytes())
-        for s, (_png, svg) in zip(specs, files, strict=True)
+        (s, (tmp_path / "diagram" / names[-1]).read_bytes())
+        for s, names in zip(specs, files, strict=True)
     ]
 
 
