@@ -506,8 +506,23 @@ def build_store(
         return result
     with log.stage("lager", episoder=episodes.height):
         write_store(processed, result, fingerprint)
+        prune_cache(cache, {_cache_key(f, catalog_sha) for f in files})
     result.changed = True
     return result
+
+
+def prune_cache(cache: Path, keep: set[str]) -> int:
+    """Remove cache entries of files no longer in the raw folder (or of an old catalog).
+
+    Runs after the store is written: a crash here only leaves entries that are pruned next
+    time. Returns how many files were removed.
+    """
+    removed = 0
+    for path in cache.glob("*") if cache.exists() else []:
+        if path.name.split(".", 1)[0] not in keep and not path.name.startswith("."):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _duckdb_reserve(processed: Path) -> int:

@@ -255,3 +255,14 @@ def test_numbers_do_not_depend_on_file_format(tmp_path: Path):
             else:
                 frame.write_parquet(raw / f"{name}.parquet")
         assert_frame_equal(build_store(raw, tmp_path / f"p_{fmt}", TODAY).episodes, from_csv)
+
+
+def test_cache_keeps_only_entries_of_current_files(tmp_path: Path):
+    raw = _raw_folder(tmp_path, "okand_kod.csv")
+    processed = tmp_path / "processed"
+    build_store(raw, processed, TODAY)
+    entries = lambda: {p.name.split(".", 1)[0] for p in (processed / ".cache").iterdir()}  # noqa: E731
+    assert len(entries()) == 3  # one entry (json + two parquet parts) per file
+    (raw / "okand_kod.csv").unlink()
+    build_store(raw, processed, TODAY)
+    assert len(entries()) == 2
