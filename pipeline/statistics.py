@@ -1,8 +1,9 @@
 """Outcome statistics: the exact (unsuppressed) tables of docs/tabeller.md for one period.
 
-Every measure is defined in `pipeline.definitions`; this module only composes them, one
-`group_by().agg()` per table family, lazily. Input is a validated episode frame
-(`pipeline.contract.EPISODE_SCHEMA`), a `Catalog` and a `Period`.
+Every measure is defined in `pipeline.definitions`; this module only composes them in
+`group_by().agg()`s, lazily. The förbund total is never computed by doubling the frame: it is
+grouped on its own, or summed from the per-insats results when the measure is a count. Input
+is a validated episode frame (`pipeline.contract.EPISODE_SCHEMA`), a `Catalog` and a `Period`.
 
 Notebook use (any table can be computed alone, for any period and any insatser)::
 
@@ -85,6 +86,20 @@ END_VARIABLES = ("forsorjning_efter", "sysselsattning_efter", "avslutsorsak")
 TREND_DEFAULT_MATT = "aktivitet_sysselsattning"
 
 _ORDER = "_ordning"
+# The columns of a prepared frame that the tables read.
+_TABLE_COLUMNS = (
+    "insats_id",
+    "deltagare_id",
+    "startdatum",
+    "slutdatum",
+    d.KON_PERSON,
+    *START_VARIABLES,
+    *END_VARIABLES,
+    d.DAGAR_I_INSATS,
+    d.UTFALLSBAS,
+    *d.UPPNATT.values(),
+    *d.OKAND.values(),
+)
 
 
 def categories(variabel: str) -> tuple[str, ...]:
@@ -143,6 +158,39 @@ def _with_total(lf: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([lf, lf.with_columns(insats_id=pl.lit(TOTAL_INSATS_ID))])
 
 
+def _agg_with_total(lf: pl.LazyFrame, keys: list[str], aggs: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """`aggs` per insats_id and `keys`, and per `keys` alone as insats TOTALT.
+
+    The same result as grouping `_with_total(lf)`, without doubling the frame: the total is
+    grouped on its own and only the small results are concatenated. (With no keys and no rows
+    the total is one row of empty aggregates, which is what the tables' zero filling gives.)
+    """
+    by_insats = lf.group_by("insats_id", *keys).agg(**aggs)
+    total = lf.group_by(*keys).agg(**aggs) if keys else lf.select(**aggs)
+    columns = ["insats_id", *keys, *aggs]
+    return pl.concat(
+        [by_insats, total.with_columns(insats_id=pl.lit(TOTAL_INSATS_ID)).select(columns)]
+    )
+
+
+def _sum_with_total(lf: pl.LazyFrame, keys: list[str], counts: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """Additive `counts` (Int64) per insats_id and `keys`, and their sum over insatser as TOTALT.
+
+    Exactly the counts of grouping `_with_total(lf)`: a count over all insatser is the sum of
+    the counts per insats, so the total is summed from the small per-insats result.
+    """
+    by_insats = lf.group_by("insats_id", *keys).agg(**counts)
+    total = by_insats.group_by(*keys).agg(pl.col(*counts).sum())
+    return pl.concat(
+        [
+            by_insats,
+            total.with_columns(insats_id=pl.lit(TOTAL_INSATS_ID)).select(
+                by_insats.collect_schema().names()
+            ),
+        ]
+    )
+
+
 def _order_frame(name: str, values: tuple[str, ...]) -> pl.LazyFrame:
     return pl.LazyFrame(
         {name: list(values), f"_{name}_ordning": list(range(len(values)))},
@@ -159,22 +207,39 @@ def _fill_zero(columns: tuple[str, ...] | list[str]) -> pl.Expr:
 
 def _deltagare(prepared: pl.LazyFrame, rows: pl.DataFrame, period: Period) -> pl.LazyFrame:
     counts = ["deltagare", "kvinnor", "man", "nya", "avslutade", "pagaende"]
-    agg = (
-        _with_total(prepared.filter(d.overlaps(period)))
+    overlapping = prepared.filter(d.overlaps(period))
+    # d.n_deltagare per insats, counted on the distinct (insats, person) rows (kon_person is
+    # the person's, so one per row): the same counts, far faster than a grouped n_unique.
+    persons = (
+        overlapping.select("insats_id", "deltagare_id", d.KON_PERSON)
+        .unique()
         .group_by("insats_id")
         .agg(
-            deltagare=d.n_deltagare(),
-            kvinnor=d.n_deltagare("K"),
-            man=d.n_deltagare("M"),
-            nya=d.n_true(d.starts_in(period)),
-            avslutade=d.n_true(d.ends_in(period)),
-            pagaende=d.n_true(d.open_at_end(period)),
-            arsplatser=d.arsplatser(period),
+            deltagare=pl.len().cast(pl.Int64),
+            kvinnor=d.n_true(pl.col(d.KON_PERSON) == "K"),
+            man=d.n_true(pl.col(d.KON_PERSON) == "M"),
         )
+    )
+    total_persons = overlapping.select(
+        insats_id=pl.lit(TOTAL_INSATS_ID),
+        deltagare=d.n_deltagare(),
+        kvinnor=d.n_deltagare("K"),
+        man=d.n_deltagare("M"),
+    )
+    episodes = _agg_with_total(
+        overlapping,
+        [],
+        {
+            "nya": d.n_true(d.starts_in(period)),
+            "avslutade": d.n_true(d.ends_in(period)),
+            "pagaende": d.n_true(d.open_at_end(period)),
+            "arsplatser": d.arsplatser(period),
+        },
     )
     return (
         rows.lazy()
-        .join(agg, on="insats_id", how="left")
+        .join(pl.concat([persons, total_persons]), on="insats_id", how="left")
+        .join(episodes, on="insats_id", how="left")
         .with_columns(_fill_zero(counts), pl.col("arsplatser").fill_null(0.0))
         .sort(_ORDER)
         .select(DELTAGARE_COLUMNS)
@@ -286,10 +351,10 @@ def _maluppfyllelse(
 
 
 def _tid_i_insats(prepared: pl.LazyFrame, rows: pl.DataFrame, period: Period) -> pl.LazyFrame:
-    agg = (
-        _with_total(prepared.filter(d.ends_in(period)))
-        .group_by("insats_id")
-        .agg(avslutade=pl.len().cast(pl.Int64), median_dagar=d.median_days())
+    agg = _agg_with_total(
+        prepared.filter(d.ends_in(period)),
+        [],
+        {"avslutade": pl.len().cast(pl.Int64), "median_dagar": d.median_days()},
     )
     return (
         rows.lazy()
@@ -315,34 +380,41 @@ def _categories_frame() -> pl.LazyFrame:
 
 
 def _bakgrund(prepared: pl.LazyFrame, rows: pl.DataFrame, period: Period) -> pl.LazyFrame:
-    def long(flag: pl.Expr, variables: tuple[str, ...]) -> pl.LazyFrame:
+    def counts(episodes: pl.LazyFrame, variabel: str) -> pl.LazyFrame:
+        # One variable at a time, grouped on its own (Enum) column: no long frame of
+        # (episode × variable) strings; the small per-insats results are stacked.
         return (
-            prepared.filter(flag)
+            episodes.group_by("insats_id", variabel)
+            .agg(
+                kvinnor=d.n_true(pl.col(d.KON_PERSON) == "K"),
+                man=d.n_true(pl.col(d.KON_PERSON) == "M"),
+                totalt=pl.len().cast(pl.Int64),
+            )
             .select(
                 "insats_id",
-                pl.col(d.KON_PERSON).cast(pl.String).alias("kon"),
-                *(pl.col(v).cast(pl.String) for v in variables),
-            )
-            .unpivot(
-                on=list(variables),
-                index=["insats_id", "kon"],
-                variable_name="variabel",
-                value_name="kategori",
+                variabel=pl.lit(variabel),
+                kategori=pl.col(variabel).cast(pl.String).fill_null(UPPGIFT_SAKNAS),
+                kvinnor="kvinnor",
+                man="man",
+                totalt="totalt",
             )
         )
 
-    values = pl.concat(
-        [long(d.overlaps(period), START_VARIABLES), long(d.ends_in(period), END_VARIABLES)]
-    ).with_columns(pl.col("kategori").fill_null(UPPGIFT_SAKNAS))
-    agg = (
-        _with_total(values)
-        .group_by("insats_id", "variabel", "kategori")
-        .agg(
-            kvinnor=d.n_true(pl.col("kon") == "K"),
-            man=d.n_true(pl.col("kon") == "M"),
-            totalt=pl.len().cast(pl.Int64),
-        )
+    overlapping = prepared.filter(d.overlaps(period))
+    ended = prepared.filter(d.ends_in(period))
+    by_insats = pl.concat(
+        [
+            *(counts(overlapping, v) for v in START_VARIABLES),
+            *(counts(ended, v) for v in END_VARIABLES),
+        ]
     )
+    # TOTALT: every count is additive, so the total is the sum over insatser.
+    total = (
+        by_insats.group_by("variabel", "kategori")
+        .agg(pl.col("kvinnor", "man", "totalt").sum())
+        .with_columns(insats_id=pl.lit(TOTAL_INSATS_ID))
+    )
+    agg = pl.concat([by_insats, total], how="diagonal")
     return (
         rows.lazy()
         .join(_categories_frame(), how="cross")
@@ -358,15 +430,13 @@ def _forsorjning_fore_efter(
 ) -> pl.LazyFrame:
     order = pl.Enum([*FORSORJNING, UPPGIFT_SAKNAS])
     columns = ("forsorjning_fore", "forsorjning_efter")
-    agg = (
-        _with_total(
-            prepared.filter(d.ends_in(period)).select(
-                "insats_id",
-                *(pl.col(c).cast(pl.String).fill_null(UPPGIFT_SAKNAS) for c in columns),
-            )
-        )
-        .group_by("insats_id", *columns)
-        .agg(antal=pl.len().cast(pl.Int64))
+    agg = _sum_with_total(
+        prepared.filter(d.ends_in(period)).select(
+            "insats_id",
+            *(pl.col(c).cast(pl.String).fill_null(UPPGIFT_SAKNAS) for c in columns),
+        ),
+        list(columns),
+        {"antal": pl.len().cast(pl.Int64)},
     )
     return (
         rows.lazy()
@@ -374,6 +444,69 @@ def _forsorjning_fore_efter(
         .sort(_ORDER, *(pl.col(c).cast(order) for c in columns))
         .select(FORSORJNING_FORE_EFTER_COLUMNS)
     )
+
+
+# Years per bit mask of _persons_per_year (bit k of a UInt64: the chunk's first year + k).
+_MASK_YEARS = 63
+_POWERS_OF_TWO = [1 << k for k in range(_MASK_YEARS + 1)]
+
+
+def _year_mask(first: pl.Expr, last: pl.Expr, base: int) -> pl.Expr:
+    """UInt64 with bits first − base … last − base set (0 ≤ those ≤ 62; empty if last < first)."""
+
+    def power(k: pl.Expr) -> pl.Expr:
+        return k.replace_strict(range(_MASK_YEARS + 1), _POWERS_OF_TWO, return_dtype=pl.UInt64)
+
+    return power(last - base + 1) - power(first - base)
+
+
+def _persons_per_year(episodes: pl.LazyFrame, years: list[int]) -> pl.LazyFrame:
+    """d.n_deltagare per (insats_id, ar) and per ar as TOTALT, with each episode
+    (insats_id, deltagare_id, _start, _end) counted in every year _start…_end of `years`.
+
+    The same counts as n_unique over one row per episode and year, without those rows: each
+    episode becomes a bit mask of its years, OR-ed per (insats, person) and per person, and
+    the set bits are counted. Years in chunks of 63, one chunk for any real span.
+    """
+    schema = {"insats_id": pl.String(), "ar": pl.Int32(), "deltagare": pl.Int64()}
+    parts = [pl.LazyFrame(schema=schema)]
+    for i in range(0, len(years), _MASK_YEARS):  # a loop over year chunks, not rows
+        chunk = years[i : i + _MASK_YEARS]
+        low, high = chunk[0], chunk[-1]
+        first = pl.max_horizontal(pl.col("_start"), low)
+        last = pl.min_horizontal(pl.col("_end"), high)
+        masks = episodes.filter(pl.col("_start").is_not_null() & (first <= last)).select(
+            "insats_id", "deltagare_id", _mask=_year_mask(first, last, low)
+        )
+        counts = [
+            ((pl.col("_mask") & pl.lit(_POWERS_OF_TWO[y - low], dtype=pl.UInt64)) > 0)
+            .sum()
+            .cast(pl.Int64)
+            .alias(str(y))
+            for y in chunk
+        ]
+        per_insats = (
+            masks.group_by("insats_id", "deltagare_id")
+            .agg(pl.col("_mask").bitwise_or())
+            .group_by("insats_id")
+            .agg(counts)
+        )
+        total = (
+            masks.group_by("deltagare_id")
+            .agg(pl.col("_mask").bitwise_or())
+            .select(counts)
+            .with_columns(insats_id=pl.lit(TOTAL_INSATS_ID))
+        )
+        for wide in (per_insats, total):
+            parts.append(
+                wide.unpivot(
+                    on=[str(y) for y in chunk],
+                    index="insats_id",
+                    variable_name="ar",
+                    value_name="deltagare",
+                ).select(pl.col("insats_id"), pl.col("ar").cast(pl.Int32), pl.col("deltagare"))
+            )
+    return pl.concat(parts)
 
 
 def trend_measure(catalog: Catalog) -> pl.DataFrame:
@@ -420,38 +553,39 @@ def _trend(
     years = trend_years(prepared, period)
     last_year = years[-1] if years else period.end.year
     start_year = pl.col("startdatum").dt.year().cast(pl.Int32)
-    end_year = pl.min_horizontal(
-        pl.col("slutdatum").dt.year().cast(pl.Int32).fill_null(last_year), last_year
+    slut_year = pl.col("slutdatum").dt.year().cast(pl.Int32)
+    end_year = pl.min_horizontal(slut_year.fill_null(last_year), last_year)
+    # Persons: an episode overlaps (d.overlaps) exactly the calendar years from its start
+    # year to its end year (open: the last year), so it counts as one person in each.
+    persons = _persons_per_year(
+        prepared.select("insats_id", "deltagare_id", _start=start_year, _end=end_year), years
     )
-    year = d.year_bounds(pl.col("ar"))
-    per_year = (
-        prepared.filter(start_year <= last_year)
-        .with_columns(ar=pl.int_ranges(start_year, end_year + 1, dtype=pl.Int32))
-        .explode("ar")
-        .filter(d.overlaps(year))  # true by construction; keeps the one definition in use
+    # Outcomes: d.in_base_from_derived(year) holds for a base episode only in the year its
+    # slutdatum falls in (d.ends_in), so ended episodes are counted by their end year; years
+    # after the last trend year are dropped by the join below.
+    ended = prepared.filter(pl.col(d.UTFALLSBAS) & (start_year <= slut_year)).select(
+        "insats_id", *(pl.col(d.UPPNATT[m]) for m in OUTCOME_MEASURES), ar=slut_year
     )
-    in_base = d.in_base_from_derived(year)
-    agg = (
-        _with_total(per_year)
-        .group_by("insats_id", "ar")
-        .agg(
-            deltagare=d.n_deltagare(),
-            namnare=d.n_true(in_base),
-            **{m: d.n_true(in_base & pl.col(d.UPPNATT[m])) for m in OUTCOME_MEASURES},
-        )
-        .unpivot(
-            on=list(OUTCOME_MEASURES),
-            index=["insats_id", "ar", "deltagare", "namnare"],
-            variable_name="matt",
-            value_name="taljare",
-        )
+    outcomes = _sum_with_total(
+        ended,
+        ["ar"],
+        {
+            "namnare": pl.len().cast(pl.Int64),
+            **{m: d.n_true(pl.col(d.UPPNATT[m])) for m in OUTCOME_MEASURES},
+        },
+    ).unpivot(
+        on=list(OUTCOME_MEASURES),
+        index=["insats_id", "ar", "namnare"],
+        variable_name="matt",
+        value_name="taljare",
     )
     year_frame = pl.LazyFrame({"ar": years}, schema={"ar": pl.Int32()})
     return (
         rows.lazy()
         .join(trend_measure(catalog).lazy(), on="insats_id", how="left")
         .join(year_frame, how="cross")
-        .join(agg, on=["insats_id", "ar", "matt"], how="left")
+        .join(persons, on=["insats_id", "ar"], how="left")
+        .join(outcomes, on=["insats_id", "ar", "matt"], how="left")
         .with_columns(_fill_zero(["deltagare", "namnare", "taljare"]))
         .with_columns(andel=d.share("taljare", "namnare"))
         .sort(_ORDER, "ar")
@@ -540,7 +674,8 @@ def compute_tables(
     k: int = DEFAULT_K,
 ) -> dict[str, pl.DataFrame]:
     """Every table of docs/tabeller.md, keyed by name (TABLES order), exact and unsuppressed."""
-    prepared = prepare(episodes, catalog, insatser).collect().lazy()
+    # Materialized once, with only the columns the tables read (about half the frame).
+    prepared = prepare(episodes, catalog, insatser).select(_TABLE_COLUMNS).collect().lazy()
     rows = insats_rows(catalog, insatser)
     deltagare = _deltagare(prepared, rows, period)
     utfall = _utfall(prepared, rows, period)
