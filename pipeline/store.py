@@ -587,20 +587,3 @@ def write_store(processed: Path, result: StoreResult, fingerprint: str) -> None:
         "sha256": {name: file_sha256(processed / name) for name in written},
     }
     atomic.write_text(processed / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
-
-
-def load_store(processed: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(episodes, file log, quarantine) as last written to the store."""
-    missing = [
-        n for n in (EPISODES_FILE, FILE_LOG_FILE, QUARANTINE_FILE) if not (processed / n).exists()
-    ]
-    if missing:
-        raise FileNotFoundError(
-            f"Lagret i {processed} saknar {', '.join(missing)}: kör först "
-            "`python -m pipeline ingest`."
-        )
-    return (
-        pl.read_parquet(processed / EPISODES_FILE),
-        pl.read_parquet(processed / FILE_LOG_FILE),
-        pl.read_parquet(processed / QUARANTINE_FILE),
-    )
