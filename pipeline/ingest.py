@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,19 +73,20 @@ def file_sha256(path: Path) -> str:
 
 def discover(raw: Path) -> list[RawFile]:
     """Every export under `raw`, in sorted path order (the order in which later files win)."""
-    found = []
-    for path in raw.rglob("*"):
-        relative = path.relative_to(raw).as_posix()
-        if (
-            not path.is_file()
-            or relative in NOT_EXPORTS
-            or any(part.startswith((".", "~$")) for part in path.relative_to(raw).parts)
-        ):
-            continue
-        found.append(
-            RawFile(path, relative, file_sha256(path), DATA_SUFFIXES.get(path.suffix.lower()))
-        )
-    return sorted(found, key=lambda f: f.relative)
+    exports = sorted(
+        (path.relative_to(raw).as_posix(), path)
+        for path in raw.rglob("*")
+        if path.is_file()
+        and path.relative_to(raw).as_posix() not in NOT_EXPORTS
+        and not any(part.startswith((".", "~$")) for part in path.relative_to(raw).parts)
+    )
+    # Hashing is most of the time here; hashlib releases the GIL, so files hash in parallel.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        hashes = list(pool.map(file_sha256, [path for _, path in exports]))
+    return [
+        RawFile(path, relative, sha, DATA_SUFFIXES.get(path.suffix.lower()))
+        for (relative, path), sha in zip(exports, hashes, strict=True)
+    ]
 
 
 # --- Readers: every reader returns all columns as text ---------------------------------------
@@ -198,14 +201,21 @@ def personnummer_hits(df: pl.DataFrame) -> pl.DataFrame:
 
     Every column is searched, also those the pipeline does not use.
     """
+    none = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "kolumn": pl.String})
     value_columns = [c for c in df.columns if c != ROW_COLUMN]
     if not value_columns or df.height == 0:
-        return pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "kolumn": pl.String})
-    cells = [pl.col(c).cast(pl.String) for c in value_columns]
-    # Only rows with a candidate in some cell are unpivoted: files without a personnummer
-    # (nearly all) cost one vectorized scan, not a long frame of every cell.
-    candidate_rows = df.select(pl.col(ROW_COLUMN), *cells).filter(
-        pl.any_horizontal(c.str.contains(_PNR_LOOSE) for c in cells)
+        return none
+    cells = {c: pl.col(c).cast(pl.String) for c in value_columns}
+    # One vectorized scan says which columns hold a candidate at all (in nearly every file,
+    # none): only their candidate rows are unpivoted, never a long frame of every cell.
+    flagged = df.select(
+        cell.str.contains(_PNR_LOOSE).any().alias(c) for c, cell in cells.items()
+    ).row(0)
+    columns = [c for c, found in zip(cells, flagged, strict=True) if found]
+    if not columns:
+        return none
+    candidate_rows = df.select(pl.col(ROW_COLUMN), *(cells[c] for c in columns)).filter(
+        pl.any_horizontal(cells[c].str.contains(_PNR_LOOSE) for c in columns)
     )
     long = candidate_rows.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="cell")
     candidates = long.filter(pl.col("cell").str.contains(_PNR_LOOSE)).with_columns(

@@ -1,0 +1,102 @@
+"""Smoke test of the benchmark (benchmarks/) at 2 000 episodes, and the pandas cross-check.
+
+The pandas reference computes deltagare, utfall and maluppfyllelse independently of
+pipeline.definitions/statistics; equal tables on the same files cross-check the measures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from benchmarks import pandas_reference, stages
+from benchmarks.inputs import END_YEAR, START_YEAR, ensure_inputs, input_info
+from benchmarks.run import Measure, SizeResult, evaluate
+from pipeline.example import generate_episodes
+from pipeline.period import Period
+from pipeline.statistics import compute_tables
+from pipeline.store import build_store
+
+N = 2_000
+N_INSATSER = 18  # two förbund: ten files, so that the test takes seconds
+TODAY = dt.date(END_YEAR + 1, 1, 31)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_inputs(tmp_path_factory.mktemp("bench"), N, seed=7, n_insatser=N_INSATSER)
+
+
+def _stage(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+    stages.main(list(argv))
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(stages.RESULT_PREFIX)
+    return json.loads(line[len(stages.RESULT_PREFIX) :])
+
+
+def test_inputs_are_cached_and_read_plainly(inputs: Path):
+    info = input_info(inputs)
+    assert info["params"]["n_episodes"] == N
+    assert info["rows"] > N  # episodes open at a year end are repeated in the next export
+    marker = (inputs / "KLAR.json").stat().st_mtime_ns
+    assert ensure_inputs(inputs.parent.parent, N, 7, N_INSATSER) == inputs  # reused, not rewritten
+    assert (inputs / "KLAR.json").stat().st_mtime_ns == marker
+    assert stages.plain_read(inputs / "raw") == info["rows"]
+
+
+def test_stages_run_and_count_every_row(inputs: Path, capsys: pytest.CaptureFixture[str]):
+    raw = str(inputs / "raw")
+    read = _stage(capsys, "read", "--raw", raw)
+    validate = _stage(capsys, "validate", "--raw", raw, "--today", TODAY.isoformat())
+    assert read["rows"] == validate["rows"] == input_info(inputs)["rows"]
+    assert validate["quarantined"] == 0
+    assert read["peak_mb"] > 0 and validate["seconds"] > 0
+
+
+def test_pandas_reference_gives_the_pipelines_exact_tables(inputs: Path, tmp_path: Path):
+    raw = inputs / "raw"
+    store = build_store(raw, tmp_path / "processed", TODAY)
+    # The last export holding an episode shows it as generated: the store is the generator's.
+    generated = generate_episodes(N, N_INSATSER, 7, START_YEAR, END_YEAR)
+    key = ["insats_id", "deltagare_id", "startdatum"]
+    assert store.episodes.sort(key).equals(generated.sort(key))
+    assert store.quarantine.height == 0
+    assert set(store.duplicates["skillnad"]) <= {"avslut_tillagt", "identisk"}
+    exact = compute_tables(store.episodes, store.catalog, Period.year(END_YEAR))
+    reference, rows = pandas_reference.run(raw, END_YEAR)
+    assert rows == N
+    as_polars = {name: pl.from_pandas(df) for name, df in reference.items()}
+    assert pandas_reference.compare_tables(exact, as_polars) == []
+    # The comparison is not blind: one count off by one is found and named.
+    utfall = as_polars["utfall"]
+    as_polars["utfall"] = utfall.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.col("taljare") + 1)
+        .otherwise(pl.col("taljare"))
+        .alias("taljare")
+    )
+    problems = pandas_reference.compare_tables(exact, as_polars)
+    assert len(problems) == 1 and problems[0].startswith("utfall.taljare: 1 värden")
+
+
+def _result(size: int, **seconds: float) -> SizeResult:
+    result = SizeResult(size, {})
+    result.stages = {name: Measure(s, size, 100.0) for name, s in seconds.items()}
+    return result
+
+
+def test_targets_met_and_missed():
+    results = {
+        1_000_000: _result(1_000_000, report=10.0, pandas=120.0),
+        10_000_000: _result(10_000_000, floor=10.0, data_path=31.0, report=50.0, pandas=400.0),
+    }
+    results[10_000_000].stages["store"] = Measure(20.0, 10_000_000, 3500.0)
+    targets = evaluate(results, {"make_report_s": 4.2, "seconds": 3.5})
+    assert [t.status for t in targets] == ["MISSED", "MISSED", "MISSED", "MET"]
+    assert targets[0].detail.endswith("3.10 ×")  # 31 / 10
+    assert targets[1].detail == "1 M: 12.00 ×, 10 M: 8.00 ×"  # the worst size decides
+    assert targets[2].detail == "högst 3500 MB (store)"
