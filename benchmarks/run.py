@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -284,6 +285,16 @@ def code_version() -> str:
         return "–"
 
 
+def code_fingerprint() -> str:
+    """SHA-256 of the measured code (pipeline/ and benchmarks/ sources), to see whether it
+    changed while it was measured (a commit alone does not change it)."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("pipeline/**/*.py"), *HERE.glob("*.py")]):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
 def machine_info() -> dict[str, str]:
     cpu = platform.processor() or "–"
     try:
@@ -302,6 +313,7 @@ def machine_info() -> dict[str, str]:
     return {
         "datum": dt.datetime.now().isoformat(timespec="seconds"),
         "kod (git)": code_version(),
+        "kodens innehåll (sha256)": code_fingerprint(),
         "kärnor": str(os.cpu_count()),
         "processor": cpu,
         "minne": ram,
@@ -481,9 +493,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_example:
             run["example"] = measure_example(args.work.resolve())
             say(f"exempelförbundet: {run['example']['make_report_s']:.2f} s")
-        ended = code_version()
-        if ended != run["info"]["kod (git)"]:  # the code changed while it was measured
+        ended, fingerprint = code_version(), code_fingerprint()
+        if ended != run["info"]["kod (git)"]:  # a commit during the run
             run["info"]["kod (git)"] += f" vid start, {ended} vid slut"
+        if fingerprint != run["info"]["kodens innehåll (sha256)"]:
+            run["info"]["kodens innehåll (sha256)"] += f" vid start, {fingerprint} vid slut: "
+            run["info"]["kodens innehåll (sha256)"] += "KODEN ÄNDRADES UNDER MÄTNINGEN"
+        else:
+            run["info"]["kodens innehåll (sha256)"] += " (oförändrat under mätningen)"
         atomic.write_text(saved, json.dumps(run, indent=1, ensure_ascii=False))
     info, example = run["info"], run["example"]
     results = {int(m["size"]): size_result(m) for m in run["sizes"]}
