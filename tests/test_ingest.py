@@ -154,3 +154,16 @@ def test_discover_sorted_and_skips_catalog_and_hidden(tmp_path: Path):
     found = discover(tmp_path)
     assert [f.relative for f in found] == ["a.csv", "b/2025-01.csv", "notes.txt"]
     assert [f.format for f in found] == ["csv", "csv", None]
+
+
+def test_cells_are_trimmed_and_blank_cells_are_missing(tmp_path: Path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "deltagare_id;insats_id;kon;fodelsear;startdatum;kommun\n"
+        "  P1 ; SOC;K ;1980; 2024-01-01 ;   \n",
+        encoding="utf-8",
+    )
+    row = load_export(_raw(path)).row(0, named=True)
+    assert (row["deltagare_id"], row["insats_id"], row["kon"]) == ("P1", "SOC", "K")
+    assert row["startdatum"] == "2024-01-01"
+    assert row["kommun"] is None
