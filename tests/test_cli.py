@@ -33,11 +33,12 @@ def test_ingest_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert "1 rader i karantän" in capsys.readouterr().out
 
 
-def test_missing_catalog_fails_clearly(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+def test_missing_catalog_fails_without_writing(tmp_path: Path):
     raw = _raw(tmp_path)
     (raw / "insatser.toml").unlink()
     code = main(["ingest", "--raw", str(raw), "--processed", str(tmp_path / "p")])
     assert code == EXIT_FAILED
+    assert not (tmp_path / "p" / "episoder.parquet").exists()
 
 
 def test_a_second_writer_is_refused(tmp_path: Path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -30,7 +29,6 @@ def test_example_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert (tmp_path / "processed" / "episoder.parquet").exists()
-    assert os.environ["FINSAM_RAW"] == str(raw)
 
 
 def test_committed_notebook_carries_no_outputs():

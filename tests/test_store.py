@@ -261,7 +261,10 @@ def test_cache_keeps_only_entries_of_current_files(tmp_path: Path):
     raw = _raw_folder(tmp_path, "okand_kod.csv")
     processed = tmp_path / "processed"
     build_store(raw, processed, TODAY)
-    entries = lambda: {p.name.split(".", 1)[0] for p in (processed / ".cache").iterdir()}  # noqa: E731
+
+    def entries() -> set[str]:
+        return {p.name.split(".", 1)[0] for p in (processed / ".cache").iterdir()}
+
     assert len(entries()) == 3  # one entry (json + two parquet parts) per file
     (raw / "okand_kod.csv").unlink()
     build_store(raw, processed, TODAY)
