@@ -135,7 +135,7 @@ def stage_read(args: argparse.Namespace) -> dict[str, object]:
         started = time.perf_counter()
         files = discover(Path(args.raw))
         discover_s = time.perf_counter() - started
-        rows = sum(load_export(f).height for f in files)  # streamed, as build_store reads
+        rows = sum(load_export(f).rows for f in files)  # streamed, as build_store reads
         return rows, len(files), discover_s
 
     (rows, n_files, discover_s), seconds, peak = timed(run)
@@ -163,13 +163,14 @@ def stage_validate(args: argparse.Namespace) -> dict[str, object]:
         kept, quarantined = [], 0
         for file in discover(raw):
             started = time.perf_counter()
-            text = load_export(file)
+            export = load_export(file)
             read_s += time.perf_counter() - started
-            started = time.perf_counter()
-            result = validate_export(text, file.relative, ids, today)
-            validate_s += time.perf_counter() - started
-            kept.append(result.episodes)  # build_store keeps every file's episodes to merge
-            quarantined += result.quarantine.height
+            for sheet in export.sheets:  # a loop over the file's tables (one for CSV)
+                started = time.perf_counter()
+                result = validate_export(sheet.text, file.relative, ids, today, sheet.sheet)
+                validate_s += time.perf_counter() - started
+                kept.append(result.episodes)  # build_store keeps every file's episodes
+                quarantined += result.quarantine.height
         return {
             "read_s": read_s,
             "seconds": validate_s,

@@ -7,6 +7,7 @@ This module is the single place that says what a participant record looks like
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -126,6 +127,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 EPISODE_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in COLUMNS})
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_header(header: str) -> str:
     """Fold a header for matching: case- and accent-insensitive, separators unified.
 
@@ -252,14 +254,42 @@ TOTAL_INSATS_ID = "TOTALT"
 TOTAL_INSATS_NAMN = "Förbundet totalt"
 
 
+# --- Rules: every reason a value, a row or a file is rejected, with its Swedish text ---------
+
+# regel_id -> Swedish explanation shown to analysts and parties. The one list of rules:
+# validation (pipeline.validate), the readers (faltantal, teckenkodning) and the privacy scan
+# (personnummer) all name their rejections by these ids.
+RULES: dict[str, str] = {
+    "saknas": "obligatoriskt värde saknas",
+    "datumformat": "ogiltigt datum (ÅÅÅÅ-MM-DD krävs)",
+    "heltal": "inte ett heltal",
+    "kod": "värdet finns inte i kodlistan",
+    "okand_insats": "insatsen finns inte i insatskatalogen (insatser.toml)",
+    "alder": f"åldern vid start (startår − födelseår) måste vara {ALDER_MIN}–{ALDER_MAX} år",
+    "slut_fore_start": "avslutsdatum ligger före inskrivningsdatum",
+    "framtida_datum": "avslutsdatum ligger i framtiden",
+    "omfattning": f"omfattning måste vara {OMFATTNING_MIN}–{OMFATTNING_MAX} (% av heltid)",
+    "steg": f"steg måste vara {STEG_MIN}–{STEG_MAX}",
+    "avslut_utan_orsak": "avslutsanledning krävs när avslutsdatum finns",
+    "orsak_utan_avslut": "avslutsanledning får bara anges när avslutsdatum finns",
+    "avslut_utan_sysselsattning": "sysselsättning efter krävs när avslutsdatum finns",
+    "sysselsattning_utan_avslut": "sysselsättning efter får bara anges när avslutsdatum finns",
+    "faltantal": "raden har inte lika många fält (kolumner) som rubrikraden",
+    "teckenkodning": "tecken som inte kan läsas i filens teckenkodning (spara filen som UTF-8)",
+    "personnummer": "personnummer eller samordningsnummer: hela filen avvisas",
+}
+
+
 # --- Data-quality records of the store (written by ingest, shown in the report) -------------
 
-# One row per rejected value: where it was (file relative to the raw folder, row number as a
-# spreadsheet shows it: the header is row 1), what it was (masked when it is a personnummer)
-# and which rule it broke (regel_id: short stable code; regel: Swedish explanation).
+# One row per rejected value: where it was (file relative to the raw folder, the sheet of a
+# workbook, row number as a spreadsheet shows it: the heading is row 1), what it was (masked
+# when it is a personnummer) and which rule it broke (regel_id: short stable code; regel:
+# Swedish explanation, from RULES).
 QUARANTINE_SCHEMA = pl.Schema(
     {
         "fil": pl.String(),
+        "blad": pl.String(),
         "rad": pl.Int64(),
         "kolumn": pl.String(),
         "varde": pl.String(),
@@ -270,16 +300,39 @@ QUARANTINE_SCHEMA = pl.Schema(
 
 # One row per raw file seen in the latest ingest. status: "inlast" (read, possibly with
 # quarantined rows) or "avvisad" (whole file rejected: unreadable, personnummer, missing
-# required columns). meddelande explains a rejection in Swedish.
+# required columns). meddelande explains a rejection in Swedish; anmarkningar notes what was
+# skipped (sheets without a table, blank rows, rows above the heading). Neither ever holds
+# anything from the file's content but headings that passed the personnummer scan.
 FILE_LOG_SCHEMA = pl.Schema(
     {
         "fil": pl.String(),
         "sha256": pl.String(),
         "format": pl.String(),
+        "teckenkodning": pl.String(),
+        "blad": pl.Int64(),
         "rader": pl.Int64(),
         "godkanda_rader": pl.Int64(),
         "avvisade_rader": pl.Int64(),
+        "tomma_rader": pl.Int64(),
         "status": pl.String(),
         "meddelande": pl.String(),
+        "anmarkningar": pl.String(),
     }
 )
+
+# Episodes kept in the store with a warning (docs/antaganden.md, I14 and I15): the newest
+# version was quarantined (`nyare_version_i_karantan`: the older valid one is kept), or the
+# latest export of the same series no longer carries it (`saknas_i_senaste_exporten`: kept).
+FLAGGED_SCHEMA = pl.Schema(
+    {
+        "deltagare_id": pl.String(),
+        "insats_id": pl.String(),
+        "startdatum": pl.Date(),
+        "flagga": pl.String(),
+        "fil": pl.String(),
+    }
+)
+FLAGS = {
+    "nyare_version_i_karantan": "senaste versionen ligger i karantän; den äldre godkända används",
+    "saknas_i_senaste_exporten": "finns inte med i partens senaste export; den tidigare används",
+}

@@ -1,66 +1,95 @@
-"""Ingest: find the raw exports and read each into a frame of text columns with canonical names.
+"""Ingest: find the raw exports and read each into frames of text with canonical names.
 
 Reading is deliberately separate from validation: every value is kept as the text the party
-sent, so a rejected value can be shown exactly as it was (contract section 1). Types are cast
-in `pipeline.validate`.
+sent, so a rejected value can be shown as it was (contract section 1). Types are cast in
+`pipeline.validate`. The readers (`pipeline.readers`) turn CSV, XLSX and Parquet into
+tables of text cells; this module decides what of them may be kept:
 
-A file is rejected as a whole (`FileRejected`) when it cannot be parsed, when its headers
-do not give the required columns, or when any cell holds a personnummer or samordningsnummer.
+1. Privacy first. Every cell of every sheet, every heading, every row above a heading,
+   every sheet name and the file's own path are scanned for personnummer
+   (`pipeline.personnummer`). A hit rejects the whole file; nothing of it is kept and the
+   number is never shown, only where it was.
+2. Headings. Each table's headings are matched to the contract's columns (aliases, case
+   and accents ignored). A CSV or Parquet file without the required columns, or a workbook
+   none of whose sheets has them, is rejected; other sheets of a workbook are noted as
+   skipped. Two headings that mean the same column reject the file.
+3. Rows that could not be read as rows (a wrong number of fields, bytes invalid in the
+   file's encoding) become quarantine records of their own; the rest go to validation.
+
+Messages never quote a file's content: a heading is quoted only when it passed the scan and
+looks like a heading (`quotable_heading`), otherwise it is named by its position.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-import io
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from fastexcel import FastExcelError
 
+from pipeline import personnummer, readers
 from pipeline.config import CATALOG_FILE, EXAMPLE_MARKER
-from pipeline.contract import CANONICAL_COLUMNS, HEADER_ALIASES, REQUIRED_COLUMNS, normalize_header
+from pipeline.contract import (
+    CANONICAL_COLUMNS,
+    COLUMN_BY_NAME,
+    HEADER_ALIASES,
+    QUARANTINE_SCHEMA,
+    REQUIRED_COLUMNS,
+    RULES,
+    normalize_header,
+)
+from pipeline.personnummer import PERSONNUMMER_MASK
+from pipeline.readers import ROW_COLUMN, Table
 
-DATA_SUFFIXES = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
+DATA_SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".parquet": "parquet",
+}
 # Files in the raw folder that are not participant exports.
 NOT_EXPORTS = {CATALOG_FILE, EXAMPLE_MARKER}
+SHEET_COLUMN = "_blad"  # the sheet of a workbook row (null for CSV and Parquet)
 
-# What a reader raises for a file it cannot parse (a bug of ours is not caught here).
-PARSE_ERRORS = (pl.exceptions.PolarsError, FastExcelError, OSError, ValueError, UnicodeError)
-
-ROW_COLUMN = "_rad"  # row number as a person sees it in the file (header = row 1)
-
-# Personnummer (YYMMDD-NNNN, YYYYMMDDNNNN, with or without - or +) and samordningsnummer
-# (day + 60). Candidates are confirmed by the Luhn check digit before a file is rejected, so
-# that ordinary numbers are not mistaken for one.
-_PNR_CANDIDATE = (
-    r"(?:^|[^0-9])"
-    r"((?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-3][0-9]|[6-9][0-9])[-+]?[0-9]{4})"
-    r"(?:[^0-9]|$)"
-)
-# Cheap first filter: ten digits, possibly split by - or + (a superset of the candidates).
-_PNR_LOOSE = r"[0-9]{6}[-+]?[0-9]{4}"
-PERSONNUMMER_MASK = "ÅÅMMDD-XXXX (maskerat)"
+__all__ = [
+    "PERSONNUMMER_MASK",
+    "ROW_COLUMN",
+    "Export",
+    "FileRejected",
+    "RawFile",
+    "discover",
+    "file_sha256",
+    "load_export",
+]
 
 
 class FileRejected(Exception):
-    """A whole file is rejected; the message is Swedish and never holds a personnummer."""
+    """A whole file is rejected; the message is Swedish and never holds its content."""
 
     def __init__(self, message: str, hits: pl.DataFrame | None = None) -> None:
         super().__init__(message)
-        self.hits = hits  # rows/columns of personnummer hits: (_rad, kolumn), no values
+        self.hits = hits  # where personnummer were found: (blad, _rad, kolumn), no values
 
 
 @dataclass(frozen=True)
 class RawFile:
-    """An export in the raw folder: its path relative to the raw folder and its content hash."""
+    """An export in the raw folder: its path relative to the raw folder and its content hash.
+
+    `relative` is the name shown everywhere; when the path itself holds a personnummer it is
+    shown masked (`name_has_personnummer`) and the file is rejected unread.
+    """
 
     path: Path
     relative: str
     sha256: str
     format: str | None  # csv, xlsx, parquet, or None for an unknown kind of file
+    name_has_personnummer: bool = False
 
 
 def file_sha256(path: Path) -> str:
@@ -83,183 +112,225 @@ def discover(raw: Path) -> list[RawFile]:
     # Hashing is most of the time here; hashlib releases the GIL, so files hash in parallel.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         hashes = list(pool.map(file_sha256, [path for _, path in exports]))
-    return [
-        RawFile(path, relative, sha, DATA_SUFFIXES.get(path.suffix.lower()))
-        for (relative, path), sha in zip(exports, hashes, strict=True)
-    ]
-
-
-# --- Readers: every reader returns all columns as text ---------------------------------------
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252 as Swedish Excel writes it."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("windows-1252")
-
-
-def _detect_separator(text: str) -> str:
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
-
-
-def _utf8_bytes(data: bytes) -> bytes:
-    """The file as UTF-8 without BOM, decoded as `_decode` does.
-
-    Valid UTF-8 (most exports) is passed on as it is: only checked, never re-encoded.
-    """
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _decode(data).encode("utf-8")
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-
-
-def read_csv_text(data: bytes) -> pl.DataFrame:
-    utf8 = _utf8_bytes(data)
-    end = utf8.find(b"\n")
-    header = (utf8 if end < 0 else utf8[:end]).decode("utf-8")
-    return pl.read_csv(
-        io.BytesIO(utf8),
-        separator=_detect_separator(header),
-        infer_schema=False,
-    )
-
-
-def _as_text(df: pl.DataFrame) -> pl.DataFrame:
-    """Typed cells (Excel dates, numbers, Parquet types) as the text a CSV would hold."""
-
-    def text(name: str, dtype: pl.DataType) -> pl.Expr:
-        col = pl.col(name)
-        if dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
-            # An Excel date cell arrives as a datetime at midnight; a time part is kept so
-            # that validation can reject it rather than silently dropping it.
-            return (
-                pl.when(col.dt.time() == pl.time(0))
-                .then(col.dt.date().cast(pl.String))
-                .otherwise(col.cast(pl.String))
+    files = []
+    for (relative, path), sha in zip(exports, hashes, strict=True):  # a loop over files
+        named = personnummer.text_has_personnummer(relative)
+        files.append(
+            RawFile(
+                path,
+                personnummer.mask_text(relative) if named else relative,
+                sha,
+                DATA_SUFFIXES.get(path.suffix.lower()),
+                named,
             )
-        if dtype.is_float():
-            # 1980.0 from a spreadsheet is the integer 1980.
-            return (
-                pl.when(col == col.round(0))
-                .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-                .otherwise(col.cast(pl.String))
-            )
-        return col.cast(pl.String)
-
-    return df.select(text(name, dtype).alias(name) for name, dtype in df.schema.items())
-
-
-def read_xlsx(path: Path) -> pl.DataFrame:
-    # The first sheet is the export; columns are read with their cell types and turned into text.
-    return _as_text(pl.read_excel(path, engine="calamine", infer_schema_length=None))
-
-
-def read_parquet(path: Path) -> pl.DataFrame:
-    return _as_text(pl.read_parquet(path))
-
-
-def read_table(file: RawFile) -> pl.DataFrame:
-    """Read one export as text columns with its own headers; FileRejected when unreadable."""
-    if file.format is None:
-        raise FileRejected(
-            f"Okänt filformat '{file.path.suffix or 'utan filändelse'}': spara exporten som "
-            "CSV, XLSX eller Parquet."
         )
-    try:
-        if file.format == "csv":
-            return read_csv_text(file.path.read_bytes())
-        if file.format == "xlsx":
-            return read_xlsx(file.path)
-        return read_parquet(file.path)
-    except PARSE_ERRORS as exc:  # a parser failure rejects the file, the run goes on
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise FileRejected(f"Filen kan inte läsas som {file.format.upper()}: {reason}") from exc
+    return files
 
 
-# --- Privacy: personnummer anywhere in the file rejects it -----------------------------------
+# --- Headings ----------------------------------------------------------------------------------
 
 
-def _luhn_valid(ten_digits: pl.Expr) -> pl.Expr:
-    """Luhn check of a 10-digit string expression (YYMMDDNNNC), vectorized over positions."""
-    total = pl.lit(0, dtype=pl.Int32)
-    for pos in range(10):
-        digit = ten_digits.str.slice(pos, 1).cast(pl.Int32)
-        if pos % 2 == 0:
-            doubled = digit * 2
-            total = total + (doubled // 10) + (doubled % 10)
-        else:
-            total = total + digit
-    return (total % 10) == 0
+def canonical_of(heading: str | None) -> str | None:
+    """The contract column a heading names, or None."""
+    return HEADER_ALIASES.get(normalize_header(heading or ""))
 
 
-def personnummer_hits(df: pl.DataFrame) -> pl.DataFrame:
-    """Where the frame holds a personnummer or samordningsnummer: (_rad, kolumn), no values.
-
-    Every column is searched, also those the pipeline does not use.
-    """
-    none = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "kolumn": pl.String})
-    value_columns = [c for c in df.columns if c != ROW_COLUMN]
-    if not value_columns or df.height == 0:
-        return none
-    cells = {c: pl.col(c).cast(pl.String) for c in value_columns}
-    # One vectorized scan says which columns hold a candidate at all (in nearly every file,
-    # none): only their candidate rows are unpivoted, never a long frame of every cell.
-    flagged = df.select(
-        cell.str.contains(_PNR_LOOSE).any().alias(c) for c, cell in cells.items()
-    ).row(0)
-    columns = [c for c, found in zip(cells, flagged, strict=True) if found]
-    if not columns:
-        return none
-    candidate_rows = df.select(pl.col(ROW_COLUMN), *(cells[c] for c in columns)).filter(
-        pl.any_horizontal(cells[c].str.contains(_PNR_LOOSE) for c in columns)
-    )
-    long = candidate_rows.unpivot(index=ROW_COLUMN, variable_name="kolumn", value_name="cell")
-    candidates = long.filter(pl.col("cell").str.contains(_PNR_LOOSE)).with_columns(
-        pl.col("cell").str.extract(_PNR_CANDIDATE, 1).str.replace_all(r"[-+]", "").alias("nr")
-    )
-    ten = pl.col("nr").str.slice(pl.col("nr").str.len_chars() - 10, 10)
-    return (
-        candidates.filter(pl.col("nr").is_not_null() & _luhn_valid(ten))
-        .select(ROW_COLUMN, "kolumn")
-        .sort(ROW_COLUMN, "kolumn")
-    )
+def header_score(headings: list[str | None]) -> int:
+    """How many required columns a row of headings names (the readers' heading search)."""
+    return len({canonical_of(h) for h in headings} & set(REQUIRED_COLUMNS))
 
 
-# --- Header matching -------------------------------------------------------------------------
+_DATA_LIKE = re.compile(r"[0-9]{3}|@")
 
 
-def canonical_headers(df: pl.DataFrame) -> pl.DataFrame:
-    """Rename headers to canonical names (aliases, case and accents ignored), keep only those.
+def quotable_heading(heading: str) -> bool:
+    """A heading that may be quoted in a message: it passed the personnummer scan (the
+    caller's business) and looks like a heading, not a value (no runs of digits, no @)."""
+    text = heading.strip()
+    return 0 < len(text) <= 60 and not _DATA_LIKE.search(text)
 
-    Missing optional columns are added empty; missing required columns reject the file.
-    """
-    mapping: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for header in df.columns:
-        canonical = HEADER_ALIASES.get(normalize_header(header))
+
+def heading_label(position: int, heading: str) -> str:
+    """How a message names a column: its heading in quotes, or its position."""
+    if quotable_heading(heading):
+        return f"'{heading.strip()}'"
+    return f"kolumn nr {position + 1}"
+
+
+def column_name(position: int, heading: str) -> str:
+    """How a table (the quarantine) names a column: the contract column a heading means,
+    else the heading itself when quotable, else its position."""
+    canonical = canonical_of(heading)
+    if canonical is not None:
+        return canonical
+    return heading.strip() if quotable_heading(heading) else f"kolumn nr {position + 1}"
+
+
+def _display_heading(column: str) -> str:
+    """The Swedish heading of a contract column (its first alias), for messages."""
+    aliases = COLUMN_BY_NAME[column].aliases
+    return aliases[0] if aliases else column
+
+
+def _suggestion(heading: str) -> str | None:
+    """The contract heading a misspelt heading most resembles, if any."""
+    match = difflib.get_close_matches(normalize_header(heading), list(HEADER_ALIASES), 1, 0.75)
+    return _display_heading(HEADER_ALIASES[match[0]]) if match else None
+
+
+def column_mapping(table: Table) -> dict[int, str]:
+    """Heading position → contract column; FileRejected when two headings mean one column."""
+    mapping: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for position, heading in enumerate(table.headers):
+        canonical = canonical_of(heading)
         if canonical is None:
             continue
         if canonical in seen:
+            first = seen[canonical]
+            where = f" på bladet {_sheet_label(table.sheet)}" if table.sheet else ""
             raise FileRejected(
-                f"Kolumnen {canonical} finns två gånger (rubrikerna '{seen[canonical]}' och "
-                f"'{header}')."
+                f"Två rubriker betyder samma kolumn ({canonical}){where}: "
+                f"{heading_label(first, table.headers[first])} och "
+                f"{heading_label(position, heading)}. Ta bort eller byt namn på den ena."
             )
-        seen[canonical] = header
-        mapping[header] = canonical
-    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
-    if missing:
-        raise FileRejected(
-            f"Obligatoriska kolumner saknas: {', '.join(missing)}. Rubrikerna i filen är: "
-            f"{', '.join(repr(h) for h in df.columns if h != ROW_COLUMN)}."
+        seen[canonical] = position
+        mapping[position] = canonical
+    return mapping
+
+
+def _looks_headless(table: Table) -> bool:
+    """No heading is recognised and the first row reads like a data row."""
+    return not any(canonical_of(h) for h in table.headers) and (
+        sum(bool(re.search(r"[0-9]", h)) for h in table.headers) >= 2
+    )
+
+
+def missing_columns_message(table: Table, mapping: dict[int, str]) -> str:
+    """Why a table is not an export: the missing columns and the unrecognised headings."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in mapping.values()]
+    named = ", ".join(f"{c} ({_display_heading(c)})" for c in missing)
+    if table.header_row is None:
+        return "Bladet är tomt."
+    if _looks_headless(table):
+        return (
+            f"Obligatoriska kolumner saknas: {named}. Filen verkar sakna rubrikrad: den första "
+            "raden ser ut som en datarad. Lägg till en rubrikrad med kolumnernas namn."
         )
-    renamed = df.select(pl.col(ROW_COLUMN), *(pl.col(h).alias(c) for h, c in mapping.items()))
-    return renamed.with_columns(
-        pl.lit(None, dtype=pl.String).alias(c) for c in CANONICAL_COLUMNS if c not in seen
-    ).select(ROW_COLUMN, *CANONICAL_COLUMNS)
+    unknown = []
+    for position, heading in enumerate(table.headers):  # a loop over headings
+        if position in mapping or not heading.strip():
+            continue
+        label = heading_label(position, heading)
+        hint = _suggestion(heading) if quotable_heading(heading) else None
+        unknown.append(f"{label} (liknar '{hint}')" if hint else label)
+    text = f"Obligatoriska kolumner saknas: {named}."
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (" …" if len(unknown) > 8 else "")
+        text += f" Rubriker som inte känns igen: {shown}."
+    return text
+
+
+def _sheet_label(sheet: str | None) -> str:
+    if sheet is None:
+        return ""
+    return f"'{sheet}'" if quotable_heading(sheet) else "(namnet visas inte)"
+
+
+# --- Privacy -------------------------------------------------------------------------------------
+
+
+def _table_hits(table: Table) -> tuple[pl.DataFrame, list[str]]:
+    """Personnummer in one table: hits (blad, _rad, kolumn) and prefixed-key messages."""
+    columns = [c for c in table.cells.columns if c != ROW_COLUMN]
+    scan = personnummer.scan_frame(table.cells, ROW_COLUMN, columns)
+    cells = readers.cell_columns(len(table.headers))
+    pairs = list(enumerate(zip(cells, table.headers, strict=True)))
+    names = {c: column_name(i, h) for i, (c, h) in pairs}
+    labels = {c: heading_label(i, h) for i, (c, h) in pairs}
+    names[readers.EXTRA_COLUMN] = labels[readers.EXTRA_COLUMN] = "fält efter sista rubriken"
+    hits = scan.hits.select(
+        pl.lit(table.sheet, pl.String).alias("blad"),
+        pl.col(ROW_COLUMN),
+        pl.col("column").replace_strict(names, default="okänd kolumn").alias("kolumn"),
+        pl.col("column").replace_strict(labels, default="okänd kolumn").alias("_label"),
+    )
+    extra: list[pl.DataFrame] = []
+    for position, heading in enumerate(table.headers):  # a loop over headings
+        if personnummer.text_has_personnummer(heading):
+            label = f"rubriken i kolumn nr {position + 1}"
+            extra.append(_hit(table.sheet, table.header_row, label))
+    for offset, line in enumerate(table.preamble):  # the few rows above a heading
+        if personnummer.text_has_personnummer(line):
+            extra.append(_hit(table.sheet, None, f"rad {offset + 1} ovanför rubrikraden"))
+    if table.sheet and personnummer.text_has_personnummer(table.sheet):
+        extra.append(_hit(None, None, "bladets namn"))
+    prefixed = [
+        f"{labels.get(p.column, p.column)}: {p.luhn} av {p.dated} nummer med datumform har "
+        "giltig kontrollsiffra (slumpen ger ungefär 1 av 10)"
+        for p in scan.prefixed
+    ]
+    return pl.concat([hits, *extra]) if extra else hits, prefixed
+
+
+def _hit(sheet: str | None, row: int | None, where: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"blad": [sheet], ROW_COLUMN: [row], "kolumn": [where], "_label": [where]},
+        schema={"blad": pl.String, ROW_COLUMN: pl.Int64, "kolumn": pl.String, "_label": pl.String},
+    )
+
+
+def ensure_no_personnummer(tables: list[Table]) -> None:
+    """Reject the file (FileRejected with the hits, never the values) if anything holds one."""
+    found = [_table_hits(t) for t in tables]
+    hits = pl.concat([h for h, _ in found])
+    prefixed = [m for _, messages in found for m in messages]
+    if hits.height:
+        first = hits.row(0, named=True)
+        where = f"{first['_label']}" + (f", rad {first[ROW_COLUMN]}" if first[ROW_COLUMN] else "")
+        sheet = f" på bladet {_sheet_label(first['blad'])}" if first["blad"] else ""
+        raise FileRejected(
+            f"Filen innehåller {hits.height} personnummer eller samordningsnummer (första: "
+            f"{where}{sheet}). Hela filen avvisas och inget ur den sparas; numren visas inte. "
+            "Be parten om en ny export där varje person har en pseudonym (se docs/indata.md) "
+            "och ta bort filen ur råmappen.",
+            hits=hits.drop("_label"),
+        )
+    if prefixed:
+        raise FileRejected(
+            "Nycklarna ser ut att vara personnummer med något tillagt, inte pseudonymer: "
+            + "; ".join(prefixed)
+            + ". Hela filen avvisas och inget ur den sparas. Be parten använda en pseudonym "
+            "som inte bygger på personnumret (se docs/indata.md) och ta bort filen ur råmappen.",
+            hits=_hit(None, None, "nycklarna").drop("_label"),
+        )
+
+
+# --- The export -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SheetText:
+    """One table of an export as canonical text columns plus `_rad`, ready to validate."""
+
+    sheet: str | None
+    text: pl.DataFrame
+    quarantine: pl.DataFrame  # rows that could not be read as rows (QUARANTINE_SCHEMA)
+    rows: int  # data rows read (blank rows not counted)
+
+
+@dataclass
+class Export:
+    """What one raw file gave before validation."""
+
+    sheets: list[SheetText]
+    encoding: str | None = None
+    blank_rows: int = 0
+    notes: list[str] = field(default_factory=list)  # Swedish, nothing from the content
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.sheets)
 
 
 def _clean_text(df: pl.DataFrame) -> pl.DataFrame:
@@ -269,24 +340,116 @@ def _clean_text(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_export(file: RawFile) -> pl.DataFrame:
-    """Read an export into canonical text columns plus `_rad`; FileRejected if it must be.
-
-    Row numbers: for CSV and XLSX the row as a spreadsheet shows it (header = row 1, first
-    record = row 2); for Parquet the same convention, so that messages read alike.
-    """
-    table = read_table(file)
-    table = table.with_row_index(ROW_COLUMN, offset=2).with_columns(
-        pl.col(ROW_COLUMN).cast(pl.Int64)
+def _read_quarantine(fil: str, table: Table, mapping: dict[int, str]) -> pl.DataFrame:
+    """Quarantine records for rows the reader could not read as rows."""
+    problems = table.problems
+    if problems.height == 0:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    names = {i: mapping.get(i, heading_label(i, h)) for i, h in enumerate(table.headers)}
+    values = (
+        table.cells.unpivot(index=ROW_COLUMN, variable_name="_c", value_name="varde")
+        .filter(pl.col("_c").str.starts_with("c"))
+        .with_columns(position=pl.col("_c").str.slice(1).cast(pl.Int64))
+        .drop("_c")
     )
-    hits = personnummer_hits(table)
-    if hits.height:
-        first = hits.row(0, named=True)
-        raise FileRejected(
-            f"Filen innehåller {hits.height} personnummer/samordningsnummer (första i kolumn "
-            f"'{first['kolumn']}', rad {first[ROW_COLUMN]}). Hela filen avvisas och inget ur den "
-            "sparas; numren visas inte. Be parten om en ny, pseudonymiserad export och ta bort "
-            "filen ur råmappen.",
-            hits=hits,
+    return (
+        problems.join(values, on=[ROW_COLUMN, "position"], how="left")
+        .select(
+            pl.lit(fil).alias("fil"),
+            pl.lit(table.sheet, pl.String).alias("blad"),
+            pl.col(ROW_COLUMN).alias("rad"),
+            pl.col("position")
+            .replace_strict(names, default=None, return_dtype=pl.String)
+            .fill_null("(hela raden)")
+            .alias("kolumn"),
+            pl.when(pl.col("regel_id") == "faltantal")
+            .then(pl.col("detalj"))
+            .otherwise(pl.col("varde"))
+            .alias("varde"),
+            "regel_id",
+            pl.col("regel_id").replace_strict(RULES, return_dtype=pl.String).alias("regel"),
         )
-    return _clean_text(canonical_headers(table))
+        .cast(dict(QUARANTINE_SCHEMA))
+    )
+
+
+def _sheet_text(fil: str, table: Table, mapping: dict[int, str]) -> SheetText:
+    """The readable rows of an export table in canonical columns (plus `_rad`)."""
+    bad_rows = table.problems.select(ROW_COLUMN).unique()
+    cells = table.cells.join(bad_rows, on=ROW_COLUMN, how="anti", maintain_order="left")
+    present = {canonical: f"c{position}" for position, canonical in mapping.items()}
+    text = cells.select(
+        pl.col(ROW_COLUMN),
+        *(
+            pl.col(present[c]).alias(c) if c in present else pl.lit(None, pl.String).alias(c)
+            for c in CANONICAL_COLUMNS
+        ),
+    )
+    return SheetText(
+        table.sheet, _clean_text(text), _read_quarantine(fil, table, mapping), table.cells.height
+    )
+
+
+def read_tables(file: RawFile) -> list[Table]:
+    """The file's tables as the readers give them; FileRejected when it cannot be read."""
+    if file.name_has_personnummer:
+        raise FileRejected(
+            "Filens eller mappens namn innehåller ett personnummer eller samordningsnummer "
+            "(namnet visas maskerat). Filen lästes inte. Byt namn på den (datum först, t.ex. "
+            "2025-06_export.csv) och be parten aldrig skriva personnummer i filnamn."
+        )
+    if file.format is None:
+        raise FileRejected(
+            f"Okänt filformat '{file.path.suffix or 'utan filändelse'}': spara exporten som "
+            "CSV, XLSX eller Parquet."
+        )
+    perfect = len(REQUIRED_COLUMNS)
+    try:
+        if file.format == "csv":
+            return readers.read_csv_tables(file.path.read_bytes(), header_score, perfect)
+        if file.format == "xlsx":
+            return readers.read_xlsx_tables(file.path, header_score)
+        return readers.read_parquet_tables(file.path.read_bytes())
+    except readers.Unreadable as exc:
+        raise FileRejected(str(exc)) from exc
+    except OSError as exc:
+        raise FileRejected(
+            f"Filen kan inte öppnas ({type(exc).__name__}): kontrollera att den är läsbar."
+        ) from exc
+
+
+def load_export(file: RawFile) -> Export:
+    """Read an export into canonical text tables; FileRejected if it must be rejected whole.
+
+    Row numbers (`_rad`) are the rows as a spreadsheet shows them (the heading is row 1 in
+    a file that starts with it; a Parquet file's first record is row 2).
+    """
+    tables = read_tables(file)
+    ensure_no_personnummer(tables)
+    notes: list[str] = []
+    sheets: list[SheetText] = []
+    rejected: list[tuple[Table, dict[int, str]]] = []
+    for table in tables:  # a loop over the file's tables (sheets)
+        mapping = column_mapping(table)
+        if set(REQUIRED_COLUMNS) <= set(mapping.values()):
+            sheets.append(_sheet_text(file.relative, table, mapping))
+        else:
+            rejected.append((table, mapping))
+    if not sheets:
+        best, mapping = max(rejected, key=lambda tm: len(set(tm[1].values())))
+        where = f"Bladet {_sheet_label(best.sheet)}: " if best.sheet and len(rejected) > 1 else ""
+        raise FileRejected(where + missing_columns_message(best, mapping))
+    for table, mapping in rejected:
+        why = missing_columns_message(table, mapping)
+        notes.append(f"Bladet {_sheet_label(table.sheet)} lästes inte: {why}")
+    for table in tables:
+        if table.preamble:
+            notes.append(
+                f"{len(table.preamble)} rader ovanför rubrikraden"
+                + (f" på bladet {_sheet_label(table.sheet)}" if table.sheet else "")
+                + " lästes inte som data."
+            )
+    blank = sum(t.blank_rows for t in tables)
+    if blank:
+        notes.append(f"{blank} tomma rader hoppades över.")
+    return Export(sheets, tables[0].encoding, blank, notes)

@@ -11,6 +11,10 @@ file under the same name would let a second process lock "the same" path at the 
 The descriptor is not inherited by child processes (Python's default), so a subprocess such
 as `git` cannot keep the lock alive after the job died.
 
+Re-entrant within one thread: `build_store` takes the lock itself (so that a notebook or
+the Python API cannot write the store while the nightly job does), and the commands that
+call it already hold it. Another thread or process is refused.
+
 Linux/POSIX only, and the processed folder must be on a local disk (flock over NFS is not
 reliable).
 
@@ -29,11 +33,15 @@ import errno
 import fcntl
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 LOCK_FILE = "lagret.lock"
+
+# Locks this process holds: (lock file, thread) -> [depth, what the holder wrote].
+_HELD: dict[tuple[str, int], list] = {}
 
 
 @dataclass(frozen=True)
@@ -103,13 +111,18 @@ def read_holder(processed: Path) -> LockInfo:
 
 @contextlib.contextmanager
 def hold(processed: Path, command: str = "nightly") -> Iterator[LockInfo]:
-    """Hold the exclusive lock of `processed` for the block; LockHeld if another process has it.
-
-    Not re-entrant: a second `hold` on the same folder, even in the same process, raises
-    LockHeld (flock locks belong to an open file, not to a process).
-    """
+    """Hold the exclusive lock of `processed` for the block; LockHeld if another process or
+    thread has it. Taken again in the same thread it is simply held on (re-entrant)."""
     processed.mkdir(parents=True, exist_ok=True)
     path = processed / LOCK_FILE
+    mine = (str(path.resolve()), threading.get_ident())
+    if mine in _HELD:
+        _HELD[mine][0] += 1
+        try:
+            yield _HELD[mine][1]
+        finally:
+            _HELD[mine][0] -= 1
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -127,6 +140,10 @@ def hold(processed: Path, command: str = "nightly") -> Iterator[LockInfo]:
         # Rewritten in place (same inode): the lock lives on this file.
         os.ftruncate(fd, 0)
         os.pwrite(fd, _format(info).encode("utf-8"), 0)
-        yield info
+        _HELD[mine] = [1, info]
+        try:
+            yield info
+        finally:
+            del _HELD[mine]
     finally:
         os.close(fd)  # closing the descriptor releases the lock

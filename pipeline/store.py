@@ -35,15 +35,16 @@ import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import duckdb
 import polars as pl
 
-from pipeline import atomic, log, views
+from pipeline import atomic, lock, log, views
 from pipeline.catalog import Catalog, read_catalog
 from pipeline.config import (
     CATALOG_FILE,
@@ -59,7 +60,10 @@ from pipeline.contract import (
     EPISODE_KEY,
     EPISODE_SCHEMA,
     FILE_LOG_SCHEMA,
+    FLAGGED_SCHEMA,
+    FLAGS,
     QUARANTINE_SCHEMA,
+    RULES,
 )
 from pipeline.ingest import (
     PERSONNUMMER_MASK,
@@ -70,14 +74,21 @@ from pipeline.ingest import (
     file_sha256,
 )
 from pipeline.ingest import load_export as _load_export
-from pipeline.validate import RULES, validate_export
+from pipeline.validate import KEY_SCHEMA, validate_export
 
 DERIVED_FILE = views.DERIVED_FILE
 DUPLICATES_FILE = "dubbletter.parquet"
+FLAGGED_FILE = "flaggade_episoder.parquet"
 STATE_FILE = "tillstand.json"
 CACHE_DIR = ".cache"
 # Bump when reading or validation rules change, so cached per-file results are not reused.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
+# Order of a row in the merge: file number, sheet number and row, packed in one Int64.
+_POSITION = "_position"
+CACHE_PARTS = ("episodes", "quarantine", "rejected_keys")
+# A series of exports is cumulative when its latest export still carries at least this share
+# of the episodes of the export before it (docs/antaganden.md, I15).
+CUMULATIVE_SHARE = 0.8
 
 
 # Fields that a cumulative export fills in when an episode ends; a later version that only
@@ -110,12 +121,14 @@ class RawFileChanged(InputsChanged):
 
 @dataclass
 class FileResult:
-    """What one raw file gave: good episodes (with `_rad`), its quarantine and its log row."""
+    """What one raw file gave: good episodes and the keys of its quarantined rows (both with
+    their position in the file, `_position`), its quarantine and its log row."""
 
     episodes: pl.DataFrame
     quarantine: pl.DataFrame
     log_row: dict[str, object]
     date_dependent: bool = False
+    rejected_keys: pl.DataFrame = field(default_factory=lambda: _empty_keys())
 
 
 @dataclass
@@ -128,6 +141,7 @@ class StoreResult:
     duplicates: pl.DataFrame
     catalog: Catalog
     changed: bool
+    flagged: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FLAGGED_SCHEMA))
     files_reread: int = 0
     notes: list[str] = field(default_factory=list)
     fingerprint: str = ""  # of the inputs (tillstand.json holds it once written)
@@ -145,40 +159,61 @@ class StoreResult:
 
 
 def _empty_episodes() -> pl.DataFrame:
-    return pl.DataFrame(schema={ROW_COLUMN: pl.Int64, **EPISODE_SCHEMA})
+    return pl.DataFrame(schema={_POSITION: pl.Int64, **EPISODE_SCHEMA})
+
+
+def _empty_keys() -> pl.DataFrame:
+    return pl.DataFrame(schema={_POSITION: pl.Int64, **{c: KEY_SCHEMA[c] for c in EPISODE_KEY}})
+
+
+def _positioned(sheet_no: int) -> pl.Expr:
+    """The row's place within its file: sheet number and row (the file number is added at
+    the merge, so that a cached file result does not depend on the other files)."""
+    return (pl.lit(sheet_no, pl.Int64) * (1 << 32) + pl.col(ROW_COLUMN)).alias(_POSITION)
+
+
+def _log_row(file: RawFile, **values: object) -> dict[str, object]:
+    row = dict.fromkeys(FILE_LOG_SCHEMA.names())
+    row |= {"fil": file.relative, "sha256": file.sha256, "format": file.format or "okänt"}
+    return row | values
 
 
 def process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileResult:
     """Read and validate one export; a rejected file gives no episodes and a clear message."""
-    log_row: dict[str, object] = {
-        "fil": file.relative,
-        "sha256": file.sha256,
-        "format": file.format or "okänt",
-    }
     try:
-        text = _load_export(file)
+        export = _load_export(file)
     except FileRejected as rejected:
+        log_row = _log_row(
+            file,
+            godkanda_rader=0,
+            avvisade_rader=0,
+            status="avvisad",
+            meddelande=str(rejected),
+        )
         quarantine = _rejected_file_quarantine(file.relative, rejected)
-        log_row |= {
-            "rader": None,
-            "godkanda_rader": 0,
-            "avvisade_rader": 0,
-            "status": "avvisad",
-            "meddelande": str(rejected),
-        }
         return FileResult(_empty_episodes(), quarantine, log_row)
-    validated = validate_export(text, file.relative, insats_ids, today)
-    log_row |= {
-        "rader": text.height,
-        "godkanda_rader": validated.episodes.height,
-        "avvisade_rader": text.height - validated.episodes.height,
-        "status": "inlast",
-        "meddelande": None,
-    }
-    date_dependent = bool(
-        validated.quarantine.filter(pl.col("regel_id") == "framtida_datum").height
+    episodes, quarantines, keys = [], [], []
+    for sheet_no, sheet in enumerate(export.sheets):  # a loop over the file's sheets
+        validated = validate_export(sheet.text, file.relative, insats_ids, today, sheet.sheet)
+        position = _positioned(sheet_no)
+        episodes.append(validated.episodes.select(position, *CANONICAL_COLUMNS))
+        keys.append(validated.rejected_keys.select(position, *EPISODE_KEY))
+        quarantines += [sheet.quarantine, validated.quarantine]
+    quarantine = pl.concat(quarantines)
+    good = pl.concat(episodes)
+    log_row = _log_row(
+        file,
+        teckenkodning=export.encoding,
+        blad=len(export.sheets),
+        rader=export.rows,
+        godkanda_rader=good.height,
+        avvisade_rader=export.rows - good.height,
+        tomma_rader=export.blank_rows,
+        status="inlast",
+        anmarkningar=" ".join(export.notes) or None,
     )
-    return FileResult(validated.episodes, validated.quarantine, log_row, date_dependent)
+    date_dependent = bool(quarantine.filter(pl.col("regel_id") == "framtida_datum").height)
+    return FileResult(good, quarantine, log_row, date_dependent, pl.concat(keys))
 
 
 def _rejected_file_quarantine(fil: str, rejected: FileRejected) -> pl.DataFrame:
@@ -187,11 +222,12 @@ def _rejected_file_quarantine(fil: str, rejected: FileRejected) -> pl.DataFrame:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     return rejected.hits.select(
         pl.lit(fil).alias("fil"),
+        pl.col("blad"),
         pl.col(ROW_COLUMN).alias("rad"),
         "kolumn",
         pl.lit(PERSONNUMMER_MASK).alias("varde"),
         pl.lit("personnummer").alias("regel_id"),
-        pl.lit("personnummer eller samordningsnummer: hela filen avvisas").alias("regel"),
+        pl.lit(RULES["personnummer"]).alias("regel"),
     ).cast(dict(QUARANTINE_SCHEMA))
 
 
@@ -227,13 +263,17 @@ def _read_cache_entry(cache: Path, key: str, today: dt.date) -> FileResult | Non
         if meta["date_dependent"] and meta["today"] != today.isoformat():
             return None
         parts = {}
-        for part in ("episodes", "quarantine"):
+        for part in CACHE_PARTS:
             path = cache / f"{key}.{part}.parquet"
             if file_sha256(path) != meta["sha256"][part]:
                 return None
             parts[part] = pl.read_parquet(path)
         return FileResult(
-            parts["episodes"], parts["quarantine"], meta["log_row"], meta["date_dependent"]
+            parts["episodes"],
+            parts["quarantine"],
+            meta["log_row"],
+            meta["date_dependent"],
+            parts["rejected_keys"],
         )
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None  # a damaged cache entry is simply recomputed
@@ -258,7 +298,8 @@ def _cached_file_result(
     if not write:
         return result, True
     hashes = {}
-    for part, frame in (("episodes", result.episodes), ("quarantine", result.quarantine)):
+    frames = (result.episodes, result.quarantine, result.rejected_keys)
+    for part, frame in zip(CACHE_PARTS, frames, strict=True):
         path = cache / f"{key}.{part}.parquet"
         atomic.write_with(path, frame.write_parquet)
         hashes[part] = file_sha256(path)
@@ -276,29 +317,46 @@ def _cached_file_result(
 # --- Merging files -------------------------------------------------------------------------------
 
 
+def _file_positions(per_file: list[pl.DataFrame]) -> pl.DataFrame:
+    """The files' frames stacked in path order, `_position` made global (file number first)."""
+    return pl.concat(
+        [
+            df.with_columns(pl.col(_POSITION) + pl.lit(n << 48, pl.Int64))
+            for n, df in enumerate(per_file)
+        ],
+        rechunk=False,
+    )
+
+
 def merge_episodes(per_file: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Merge episodes of files given in sorted path order: last file wins, rows in file order.
 
-    Returns (episodes, duplicates). `duplicates` lists every episode carried more than once
-    with how many versions it had and whether they differ: `avslut_tillagt` when only an open
-    episode was ended later (the ordinary cumulative export), `konflikt` otherwise.
+    Each frame holds `_position` (its rows' place in the file) and the canonical columns; a
+    frame without `_position` is taken in its row order. Returns (episodes, duplicates):
+    episodes keep the winning version's global `_position`; `duplicates` lists every
+    episode carried more than once with how many versions it had and whether they differ:
+    `avslut_tillagt` when only an open episode was ended later (the ordinary cumulative
+    export), `konflikt` otherwise.
     """
     if not per_file:
-        return pl.DataFrame(schema=EPISODE_SCHEMA), _empty_duplicates()
+        return pl.DataFrame(schema={_POSITION: pl.Int64, **EPISODE_SCHEMA}), _empty_duplicates()
+    per_file = [
+        df if _POSITION in df.columns else df.with_row_index(_POSITION).cast({_POSITION: pl.Int64})
+        for df in per_file
+    ]
     # Each file's rows are in file order and the files come in path order, so the stacked
     # frame is already in "last wins" order: no sort, and no window over every key (at
     # national scale the windows cost seconds); only repeated keys are looked at closer.
-    stacked = pl.concat([df.select(CANONICAL_COLUMNS) for df in per_file], rechunk=False)
+    stacked = _file_positions([df.select(_POSITION, *CANONICAL_COLUMNS) for df in per_file])
     key = list(EPISODE_KEY)
     episode_key = pl.struct(key)
+    order = ["insats_id", "deltagare_id", "startdatum"]
     repeated_mask = stacked.select(episode_key.is_duplicated()).to_series()
     if not repeated_mask.any():
-        episodes = stacked.sort("insats_id", "deltagare_id", "startdatum")
+        episodes = stacked.sort(order)
         return episodes.cast(dict(EPISODE_SCHEMA)), _empty_duplicates()
-    episodes = stacked.filter(episode_key.is_last_distinct()).sort(
-        "insats_id", "deltagare_id", "startdatum"
-    )
-    repeated = stacked.filter(repeated_mask)
+    episodes = stacked.filter(episode_key.is_last_distinct()).sort(order)
+    repeated = stacked.filter(repeated_mask).drop(_POSITION)
     del stacked
     is_winner = episode_key.is_last_distinct()
     start_fields = [c for c in CANONICAL_COLUMNS if c not in END_FIELDS]
@@ -336,6 +394,84 @@ def merge_episodes(per_file: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataF
     return episodes.cast(dict(EPISODE_SCHEMA)), duplicates
 
 
+# --- Episodes kept with a warning -------------------------------------------------------------
+
+_DATE_PART = re.compile(r"(?:19|20)[0-9]{2}(?:[-_.]?[0-9]{2}){0,2}")
+
+
+def export_series(relative: str) -> str:
+    """Which export series a file belongs to: its folder and its name without dates.
+
+    A party's cumulative exports differ only in their date (docs/antaganden.md, I15).
+
+    >>> export_series("kommun/2025-06_export.csv") == export_series("kommun/2024-12_export.xlsx")
+    True
+    >>> export_series("a/2025_x.csv") == export_series("b/2025_x.csv")
+    False
+    """
+    path = PurePosixPath(relative)
+    stem = _DATE_PART.sub("", path.stem).strip(" -_.").lower()
+    return f"{path.parent.as_posix()}/{stem}"
+
+
+def flag_episodes(
+    episodes: pl.DataFrame, results: list[FileResult], files: list[RawFile]
+) -> pl.DataFrame:
+    """Episodes kept with a warning (FLAGGED_SCHEMA): a newer version was quarantined, or the
+    latest export of the series that carried them no longer does.
+
+    `episodes` hold the winning version's global `_position` (merge_episodes); `results` and
+    `files` are in path order.
+    """
+    key = list(EPISODE_KEY)
+    names = pl.DataFrame(
+        {"_file": list(range(len(files))), "fil": [f.relative for f in files]},
+        schema={"_file": pl.Int64, "fil": pl.String},
+    )
+    winners = episodes.select(*key, pl.col(_POSITION).alias("_won"))
+    rejected = _file_positions([r.rejected_keys for r in results])
+    newer = (
+        rejected.group_by(key)
+        .agg(pl.col(_POSITION).max())
+        .join(winners, on=key)
+        .filter(pl.col(_POSITION) > pl.col("_won"))
+        .select(
+            *key, flagga=pl.lit("nyare_version_i_karantan"), _file=pl.col(_POSITION) // (1 << 48)
+        )
+    )
+    read = [i for i, r in enumerate(results) if r.log_row["status"] == "inlast"]
+    members: dict[str, list[int]] = {}
+    for i in read:  # a loop over files
+        members.setdefault(export_series(files[i].relative), []).append(i)
+    gone = []
+    for series in members.values():  # a loop over series of exports
+        if len(series) < 2:
+            continue
+        *earlier, last = series
+        carried = pl.concat(
+            [results[last].episodes.select(key), results[last].rejected_keys.select(key)]
+        ).unique()
+        previous = results[earlier[-1]].episodes.select(key).unique()
+        # Only a cumulative series repeats what it sent before; an incremental one (each
+        # export holds what is new) would flag nearly everything, so it is left alone.
+        kept_share = previous.join(carried, on=key).height / max(previous.height, 1)
+        if kept_share < CUMULATIVE_SHARE:
+            continue
+        won_here = winners.filter((pl.col("_won") // (1 << 48)).is_in(earlier))
+        gone.append(
+            won_here.join(carried, on=key, how="anti").select(
+                *key, flagga=pl.lit("saknas_i_senaste_exporten"), _file=pl.lit(last, pl.Int64)
+            )
+        )
+    flagged = pl.concat([newer.cast({"_file": pl.Int64}), *gone])
+    return (
+        flagged.join(names, on="_file", how="left")
+        .select(FLAGGED_SCHEMA.names())
+        .sort("insats_id", "deltagare_id", "startdatum", "flagga")
+        .cast(dict(FLAGGED_SCHEMA))
+    )
+
+
 def _empty_duplicates() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
@@ -351,21 +487,41 @@ def _empty_duplicates() -> pl.DataFrame:
 # --- The data-quality summary --------------------------------------------------------------------
 
 
+def _md(text: object) -> str:
+    """A table cell of Markdown: pipes and line breaks would break the table."""
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
 def data_quality_markdown(
-    files: pl.DataFrame, quarantine: pl.DataFrame, duplicates: pl.DataFrame, episodes: int
+    files: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    episodes: pl.DataFrame,
+    flagged: pl.DataFrame,
 ) -> str:
-    """A readable Swedish summary of the latest ingest, for the förbund's analyst."""
+    """A readable Swedish summary of the latest ingest, for the förbund's analyst.
+
+    It names files, sheets, columns, rules and counts; never an id or a value.
+    """
     lines = ["# Datakvalitet", ""]
     read = files.filter(pl.col("status") == "inlast")
+    if read.height == 0:
+        lines += [
+            "**INGA DATA: ingen fil kunde läsas in.**"
+            if files.height
+            else "**INGA DATA: råmappen innehåller inga exporter.**",
+            "",
+        ]
     lines.append(
         f"- Filer: {files.height} ({read.height} inlästa, {files.height - read.height} avvisade)"
     )
     lines.append(
         f"- Rader: {int(read['rader'].sum() or 0)} lästa, "
         f"{int(read['godkanda_rader'].sum() or 0)} godkända, "
-        f"{int(read['avvisade_rader'].sum() or 0)} i karantän"
+        f"{int(read['avvisade_rader'].sum() or 0)} i karantän, "
+        f"{int(read['tomma_rader'].sum() or 0)} tomma (överhoppade)"
     )
-    lines.append(f"- Episoder i lagret: {episodes}")
+    lines.append(f"- Episoder i lagret: {episodes.height}")
     counts = duplicates.group_by("skillnad").len()
     by_kind = dict(zip(counts["skillnad"].to_list(), counts["len"].to_list(), strict=True))
     lines.append(
@@ -373,13 +529,20 @@ def data_quality_markdown(
         f"avslut tillagt senare {by_kind.get('avslut_tillagt', 0)}, "
         f"konflikter {by_kind.get('konflikt', 0)}: senaste filen gäller)"
     )
-    lines += ["", "## Filer", "", "| fil | status | rader | godkända | i karantän | meddelande |"]
-    lines.append("|---|---|---:|---:|---:|---|")
-    for row in files.iter_rows(named=True):
+    lines.append(f"- Episoder med varning: {flagged.height} (se nedan)")
+    lines += [
+        "",
+        "## Filer",
+        "",
+        "| fil | status | teckenkodning | rader | godkända | i karantän | meddelande |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for row in files.iter_rows(named=True):  # one row per file
         rows_read = row["rader"] if row["rader"] is not None else "–"
+        message = " ".join(m for m in (row["meddelande"], row["anmarkningar"]) if m)
         lines.append(
-            f"| {row['fil']} | {row['status']} | {rows_read} "
-            f"| {row['godkanda_rader']} | {row['avvisade_rader']} | {row['meddelande'] or ''} |"
+            f"| {_md(row['fil'])} | {row['status']} | {row['teckenkodning'] or ''} | "
+            f"{rows_read} | {row['godkanda_rader']} | {row['avvisade_rader']} | {_md(message)} |"
         )
     if quarantine.height:
         summary = (
@@ -389,13 +552,29 @@ def data_quality_markdown(
         )
         lines += ["", "## Fel per regel och kolumn", "", "| regel | kolumn | antal | filer |"]
         lines.append("|---|---|---:|---:|")
-        for row in summary.iter_rows(named=True):
-            lines.append(f"| {row['regel']} | {row['kolumn']} | {row['antal']} | {row['filer']} |")
+        for row in summary.iter_rows(named=True):  # one row per rule and column
+            lines.append(
+                f"| {_md(row['regel'])} | {_md(row['kolumn'])} | {row['antal']} | {row['filer']} |"
+            )
         lines += [
             "",
-            f"Varje fel finns med fil, rad, kolumn och värde i {QUARANTINE_CSV} "
+            f"Varje fel finns med fil, blad, rad, kolumn och värde i {QUARANTINE_CSV} "
             "(personnummer visas aldrig, bara maskerade).",
         ]
+    if flagged.height:
+        per_insats = flagged.group_by("insats_id", "flagga").len().sort("insats_id", "flagga")
+        lines += [
+            "",
+            "## Episoder med varning",
+            "",
+            "Episoderna finns kvar i lagret och räknas i statistiken; rätta dem hos parten. "
+            f"Varje episod finns i {FLAGGED_FILE}.",
+            "",
+            "| insats | varning | episoder |",
+            "|---|---|---:|",
+        ]
+        for row in per_insats.iter_rows(named=True):  # one row per insats and warning
+            lines.append(f"| {row['insats_id']} | {FLAGS[row['flagga']]} | {row['len']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -467,7 +646,21 @@ def build_store(
     With `write=False` nothing is written (used by the nightly job's --strict mode to decide
     before it changes anything). With `expect_fingerprint` (the `fingerprint` of such a
     dry run) the store is written only if the inputs are still those: else InputsChanged.
+
+    The store's lock is held throughout (`pipeline.lock`, re-entrant for a caller that holds
+    it already): LockHeld when another run is writing the store.
     """
+    with lock.hold(processed, "build_store"):
+        return _build_store(raw, processed, today, write, expect_fingerprint)
+
+
+def _build_store(
+    raw: Path,
+    processed: Path,
+    today: dt.date | None,
+    write: bool,
+    expect_fingerprint: str | None,
+) -> StoreResult:
     today = today or dt.date.today()
     catalog_path = raw / CATALOG_FILE
     catalog = read_catalog(catalog_path)
@@ -490,12 +683,24 @@ def build_store(
         [pl.DataFrame(schema=QUARANTINE_SCHEMA), *(r.quarantine for r in results)]
     )
     with log.stage("sammanslagning") as counts:
-        episodes, duplicates = merge_episodes([r.episodes for r in results if r.episodes.height])
+        positioned, duplicates = merge_episodes([r.episodes for r in results])
+        flagged = flag_episodes(positioned, results, files)
+        episodes = positioned.drop(_POSITION)
+        del positioned
         counts["episoder"] = episodes.height
         counts["i_karantan"] = quarantine.height
+        counts["med_varning"] = flagged.height
     fingerprint = _fingerprint(files, catalog_sha, today, any(r.date_dependent for r in results))
     result = StoreResult(
-        episodes, quarantine, file_log, duplicates, catalog, False, reread, fingerprint=fingerprint
+        episodes,
+        quarantine,
+        file_log,
+        duplicates,
+        catalog,
+        False,
+        flagged,
+        reread,
+        fingerprint=fingerprint,
     )
     if expect_fingerprint is not None and fingerprint != expect_fingerprint:
         raise InputsChanged(
@@ -556,7 +761,7 @@ def write_store(processed: Path, result: StoreResult, fingerprint: str) -> None:
     """
     processed.mkdir(parents=True, exist_ok=True)
     quality = data_quality_markdown(
-        result.files, result.quarantine, result.duplicates, result.episodes.height
+        result.files, result.quarantine, result.duplicates, result.episodes, result.flagged
     )
     writers = {
         EPISODES_FILE: result.episodes.write_parquet,
@@ -565,6 +770,7 @@ def write_store(processed: Path, result: StoreResult, fingerprint: str) -> None:
         QUARANTINE_CSV: result.quarantine.write_csv,
         FILE_LOG_FILE: result.files.write_parquet,
         DUPLICATES_FILE: result.duplicates.write_parquet,
+        FLAGGED_FILE: result.flagged.write_parquet,
         DATA_QUALITY_FILE: lambda tmp: tmp.write_text(quality, encoding="utf-8"),
     }
     with contextlib.ExitStack() as group:

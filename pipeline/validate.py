@@ -8,7 +8,7 @@ Two steps, both vectorized:
    found at once. Its `failure_cases["index"]` splits bad rows from good ones.
 
 Every failure becomes one quarantine record (file, row, column, the value as sent, rule).
-The rules and their Swedish explanations are listed once, in RULES.
+The rules' Swedish explanations are listed once, in `pipeline.contract.RULES`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from pipeline.contract import (
     OMFATTNING_MIN,
     QUARANTINE_SCHEMA,
     REQUIRED_COLUMNS,
+    RULES,
     STEG_MAX,
     STEG_MIN,
 )
-from pipeline.ingest import ROW_COLUMN
+from pipeline.readers import ROW_COLUMN
 
 
 class ValidationDisabled(RuntimeError):
@@ -50,24 +51,6 @@ def ensure_validation_enabled() -> None:
         )
 
 
-# regel_id -> Swedish explanation shown to analysts. The one list of rules.
-RULES: dict[str, str] = {
-    "saknas": "obligatoriskt värde saknas",
-    "datumformat": "ogiltigt datum (ÅÅÅÅ-MM-DD krävs)",
-    "heltal": "inte ett heltal",
-    "kod": "värdet finns inte i kodlistan",
-    "okand_insats": "insatsen finns inte i insatskatalogen (insatser.toml)",
-    "alder": f"åldern vid start (startår − födelseår) måste vara {ALDER_MIN}–{ALDER_MAX} år",
-    "slut_fore_start": "avslutsdatum ligger före inskrivningsdatum",
-    "framtida_datum": "avslutsdatum ligger i framtiden",
-    "omfattning": f"omfattning måste vara {OMFATTNING_MIN}–{OMFATTNING_MAX} (% av heltid)",
-    "steg": f"steg måste vara {STEG_MIN}–{STEG_MAX}",
-    "avslut_utan_orsak": "avslutsanledning krävs när avslutsdatum finns",
-    "orsak_utan_avslut": "avslutsanledning får bara anges när avslutsdatum finns",
-    "avslut_utan_sysselsattning": "sysselsättning efter krävs när avslutsdatum finns",
-    "sysselsattning_utan_avslut": "sysselsättning efter får bara anges när avslutsdatum finns",
-}
-
 DATE_COLUMNS = [c.name for c in COLUMNS if c.dtype == pl.Date]
 INT_COLUMNS = [c.name for c in COLUMNS if c.dtype.is_integer()]
 CODE_COLUMNS = [c.name for c in COLUMNS if c.codes is not None]
@@ -76,17 +59,25 @@ CODE_LISTS = {c.name: "tillåtna: " + ", ".join(c.codes) for c in COLUMNS if c.c
 
 @dataclass(frozen=True)
 class Validated:
-    """Good rows (typed as EPISODE_SCHEMA, plus `_rad`) and the quarantine of one file."""
+    """Good rows (typed as EPISODE_SCHEMA, plus `_rad`) and the quarantine of one table.
+
+    `rejected_keys`: the episode key (and `_rad`) of every quarantined row whose key itself
+    is valid, so that the store can tell when the newest version of an episode was rejected.
+    """
 
     episodes: pl.DataFrame
     quarantine: pl.DataFrame
+    rejected_keys: pl.DataFrame
 
 
 # --- Step 1: types -----------------------------------------------------------------------------
 
 
 def _parse_date(col: str) -> pl.Expr:
-    return pl.col(col).str.to_date("%Y-%m-%d", strict=False)
+    # A date cell read from a workbook as text ends in a midnight time ("2024-01-15
+    # 00:00:00"): that is the date. Any other time of day is not a date (rule I4).
+    date = pl.col(col).str.strip_suffix(" 00:00:00").str.strip_suffix("T00:00:00")
+    return date.str.to_date("%Y-%m-%d", strict=False)
 
 
 def _parse_int(col: str) -> pl.Expr:
@@ -289,7 +280,9 @@ def schema_failures(typed: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataF
 # --- The whole step ----------------------------------------------------------------------------
 
 
-def quarantine_records(text: pl.DataFrame, failures: pl.DataFrame, fil: str) -> pl.DataFrame:
+def quarantine_records(
+    text: pl.DataFrame, failures: pl.DataFrame, fil: str, sheet: str | None = None
+) -> pl.DataFrame:
     """Failures joined with the value exactly as the party sent it, one row per failure."""
     if failures.height == 0:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -301,6 +294,7 @@ def quarantine_records(text: pl.DataFrame, failures: pl.DataFrame, fil: str) -> 
         .join(sent, on=[ROW_COLUMN, "kolumn"], how="left")
         .select(
             pl.lit(fil).alias("fil"),
+            pl.lit(sheet, pl.String).alias("blad"),
             pl.col(ROW_COLUMN).alias("rad"),
             "kolumn",
             "varde",
@@ -328,10 +322,25 @@ def to_episode_types(typed: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+KEY_SCHEMA = pl.Schema(
+    {
+        ROW_COLUMN: pl.Int64(),
+        "deltagare_id": pl.String(),
+        "insats_id": pl.String(),
+        "startdatum": pl.Date(),
+    }
+)
+
+
 def validate_export(
-    text: pl.DataFrame, fil: str, insats_ids: list[str], today: dt.date
+    text: pl.DataFrame,
+    fil: str,
+    insats_ids: list[str],
+    today: dt.date,
+    sheet: str | None = None,
 ) -> Validated:
-    """Validate one export (canonical text columns plus `_rad`): good rows and quarantine."""
+    """Validate one export table (canonical text columns plus `_rad`): good rows, quarantine
+    (with `sheet` as its blad) and the keys of the rejected rows."""
     ensure_validation_enabled()
     text = text.with_columns(pl.exclude(ROW_COLUMN).cast(pl.String))
     typed, cast_failures = cast_types(text)
@@ -343,9 +352,21 @@ def validate_export(
     )
     if failures.height:
         bad_rows = failures.get_column(ROW_COLUMN).unique()
-        good = typed.filter(~pl.col(ROW_COLUMN).is_in(bad_rows.implode()))
+        is_bad = pl.col(ROW_COLUMN).is_in(bad_rows.implode())
+        good = typed.filter(~is_bad)
+        key_failed = failures.filter(pl.col("kolumn").is_in(["deltagare_id", "startdatum"]))
+        rejected_keys = (
+            typed.filter(is_bad)
+            .join(key_failed.select(ROW_COLUMN).unique(), on=ROW_COLUMN, how="anti")
+            .select(KEY_SCHEMA.names())
+            .drop_nulls()
+            .cast(dict(KEY_SCHEMA))
+        )
     else:
         good = typed
+        rejected_keys = pl.DataFrame(schema=KEY_SCHEMA)
     return Validated(
-        episodes=to_episode_types(good), quarantine=quarantine_records(text, failures, fil)
+        episodes=to_episode_types(good),
+        quarantine=quarantine_records(text, failures, fil, sheet),
+        rejected_keys=rejected_keys,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_REJECTIONS, main
-from pipeline.lock import hold
+from tests.lock_helpers import held_by_another_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,7 +44,7 @@ def test_missing_catalog_fails_without_writing(tmp_path: Path):
 def test_a_second_writer_is_refused(tmp_path: Path):
     raw = _raw(tmp_path)
     processed = tmp_path / "processed"
-    with hold(processed, "nightly"):
+    with held_by_another_thread(processed, "nightly"):
         assert main(["ingest", "--raw", str(raw), "--processed", str(processed)]) == EXIT_FAILED
     assert not (processed / "episoder.parquet").exists()
 

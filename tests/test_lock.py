@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -25,14 +26,40 @@ def test_the_holder_is_written_into_the_lock_file(tmp_path: Path):
     assert read_holder(tmp_path).pid == os.getpid()
 
 
+def _try_in_thread(folder: Path) -> BaseException | None:
+    """Take the lock in another thread; what it raised (None if it got the lock)."""
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            with hold(folder):
+                outcome.append(None)
+        except LockHeld as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt)
+    worker.start()
+    worker.join()
+    return outcome[0]
+
+
 def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path: Path):
-    with hold(tmp_path), pytest.raises(LockHeld) as refused, hold(tmp_path):
-        pass
-    message = str(refused.value)
+    with hold(tmp_path):
+        refused = _try_in_thread(tmp_path)
+    assert isinstance(refused, LockHeld)
+    message = str(refused)
     assert f"pid {os.getpid()}" in message
     assert "En annan körning pågår redan" in message
     assert str(tmp_path / LOCK_FILE) in message
-    assert refused.value.holder.pid == os.getpid()
+    assert refused.holder.pid == os.getpid()
+    assert _try_in_thread(tmp_path) is None  # free again once the holder is done
+
+
+def test_the_same_thread_may_take_the_lock_again(tmp_path: Path):
+    with hold(tmp_path, "report") as outer, hold(tmp_path, "build_store") as inner:
+        assert inner == outer
+        assert isinstance(_try_in_thread(tmp_path), LockHeld)  # still held for others
+    assert _try_in_thread(tmp_path) is None
 
 
 def test_the_lock_is_free_again_after_the_block_also_after_an_error(tmp_path: Path):

@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipeline.contract import EPISODE_SCHEMA
+from pipeline.lock import LOCK_FILE
 from pipeline.store import build_store, merge_episodes
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -105,7 +106,7 @@ BAD = {
     ),
     "okand_insats.csv": ("inlast", 0, {"okand_insats"}, None),
     "intervall.csv": ("inlast", 0, {"omfattning", "steg", "heltal"}, None),
-    "dubbel_rubrik.csv": ("avvisad", 0, set(), "finns två gånger"),
+    "dubbel_rubrik.csv": ("avvisad", 0, set(), "Två rubriker betyder samma kolumn"),
     "gammal.xls": ("avvisad", 0, set(), "Okänt filformat '.xls'"),
 }
 
@@ -219,11 +220,19 @@ def test_same_input_twice_changes_nothing(tmp_path: Path):
     raw = _raw_folder(tmp_path)
     processed = tmp_path / "processed"
     first = build_store(raw, processed, TODAY)
-    mtimes = {p: p.stat().st_mtime_ns for p in processed.rglob("*") if p.is_file()}
+
+    def mtimes() -> dict[Path, int]:  # the lock file records who last held the lock
+        return {
+            p: p.stat().st_mtime_ns
+            for p in processed.rglob("*")
+            if p.is_file() and p.name != LOCK_FILE
+        }
+
+    before = mtimes()
     second = build_store(raw, processed, TODAY)
     assert first.changed and not second.changed
     assert second.files_reread == 0
-    assert {p: p.stat().st_mtime_ns for p in processed.rglob("*") if p.is_file()} == mtimes
+    assert mtimes() == before
     # The same export dropped in again under another name adds nothing.
     shutil.copy(raw / "2025-06_kommun.csv", raw / "2025-07_kopia.csv")
     third = build_store(raw, processed, TODAY)
