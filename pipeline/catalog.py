@@ -100,7 +100,9 @@ def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
     )
 
 
-def read_catalog(path: Path) -> Catalog:
+def read_catalog(path: str | Path) -> Catalog:
+    """The catalog file at `path` (a str or a Path)."""
+    path = Path(path)
     if not path.exists():
         raise CatalogError(f"{path}: insatskatalogen saknas (insatser.toml i råmappen)")
     return parse_catalog(path.read_text(encoding="utf-8"), source=str(path))

@@ -5,8 +5,9 @@
     python -m pipeline nightly [--raw --processed --reports] [--strict]
     python -m pipeline example --raw DIR
 
-Exit codes: 0 all clean; 1 failed (nothing changed); 2 wrong usage; 3 completed but some
-rows or files were rejected (ingest and nightly; see README).
+Exit codes: 0 all clean; 1 failed (nothing changed; for report also: not one export could
+be read, nothing published); 2 wrong usage; 3 completed but some rows or files were rejected
+(ingest and nightly), or a report was written marked as without data for its period.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pipeline.period import Period
 from pipeline.validate import ValidationDisabled
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTIONS = 0, 1, 2, 3
+EXIT_NO_DATA = 3  # report: written, but marked as without data for the period
 
 
 def _date(value: str) -> dt.date:
@@ -139,8 +141,15 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 from pipeline.run import is_example_input
                 from pipeline.store import build_store
 
+                if not settings.raw.is_dir():
+                    raise InputError(f"Råmappen {settings.raw} finns inte.")
                 is_example_input(settings.raw)  # refuses example and real data mixed
                 store = build_store(settings.raw, settings.processed)
+                if store.files_read == 0:
+                    log.error(
+                        "INGA DATA: ingen export kunde läsas in; se "
+                        f"{settings.processed / 'datakvalitet.md'}"
+                    )
                 print(_ingest_summary(store, settings))
                 return EXIT_REJECTIONS if store.rejected_rows or store.rejected_files else EXIT_OK
             from pipeline.run import run_report
@@ -149,8 +158,14 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (InputError, LockHeld) as exc:
         log.logger.error(str(exc))
         return EXIT_FAILED
+    if result.no_data:
+        # Said first, before the summary: a report of nothing must not look like a report.
+        print(
+            f"OBS: INGA DATA för {result.period.swedish}: inga godkända insatsperioder under "
+            "perioden. Rapporten är märkt som utan data."
+        )
     print(_report_summary(result))
-    return EXIT_OK
+    return EXIT_NO_DATA if result.no_data else EXIT_OK
 
 
 def _ingest_summary(store, settings: Settings) -> str:

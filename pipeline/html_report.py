@@ -34,6 +34,8 @@ h3 { font-size: 1.2rem; margin-top: 2rem; }
 .lead { font-size: 1.1rem; color: var(--muted); margin-top: 0; }
 .exempel { background: #B00020; color: #fff; font-weight: bold; padding: 0.8rem 1.2rem;
   font-size: 1.2rem; text-align: center; letter-spacing: 0.05em; }
+.utan-data { background: #F0E442; color: #1a1a1a; font-weight: bold; padding: 0.8rem 1.2rem;
+  font-size: 1.2rem; text-align: center; }
 table { border-collapse: collapse; width: 100%; margin: 0.8rem 0 1.2rem; font-size: 0.92rem; }
 caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.35rem 0.5rem; vertical-align: top; }
@@ -433,8 +435,13 @@ def render_html(
     files: pl.DataFrame,
     quarantine: pl.DataFrame,
     code_version: str,
+    *,
+    no_data: bool = False,
 ) -> str:
-    """The whole report page as a string (charts as (spec, svg bytes))."""
+    """The whole report page as a string (charts as (spec, svg bytes)).
+
+    With `no_data` (no accepted episode in the period) the page says so first.
+    """
     figures = {spec.name: _figure(spec, svg) for spec, svg in charts}
     by_insats: dict[str | None, list[str]] = {}
     for spec, _svg in charts:
@@ -449,6 +456,12 @@ def render_html(
         if is_example
         else ""
     )
+    if no_data:
+        banner += (
+            '<div class="utan-data" role="alert">Rapporten saknar data: inga godkända '
+            f"insatsperioder under perioden {_e(period.swedish)}. Alla tal nedan är noll. "
+            "Se avsnittet Datakvalitet.</div>"
+        )
     insats_sections = []
     names = dict(zip(catalog.insatser["insats_id"], catalog.insatser["insats"], strict=True))
     for iid in catalog.ids:

@@ -154,6 +154,10 @@ class StoreResult:
     def rejected_files(self) -> int:
         return self.files.filter(pl.col("status") == "avvisad").height
 
+    @property
+    def files_read(self) -> int:
+        return self.files.filter(pl.col("status") == "inlast").height
+
 
 # --- One file ----------------------------------------------------------------------------------
 
