@@ -217,6 +217,11 @@ def missing_columns_message(table: Table, mapping: dict[int, str]) -> str:
             f"Obligatoriska kolumner saknas: {named}. Filen verkar sakna rubrikrad: den första "
             "raden ser ut som en datarad. Lägg till en rubrikrad med kolumnernas namn."
         )
+    text = f"Obligatoriska kolumner saknas: {named}."
+    if not mapping:
+        # Not one heading is the contract's: the row is no heading row, so none of it is
+        # quoted (it may be anything: a title, a note, a row of data).
+        return text + " Ingen av rubrikerna på första raden känns igen som en kolumn i kontraktet."
     unknown = []
     for position, heading in enumerate(table.headers):  # a loop over headings
         if position in mapping or not heading.strip():
@@ -224,7 +229,6 @@ def missing_columns_message(table: Table, mapping: dict[int, str]) -> str:
         label = heading_label(position, heading)
         hint = _suggestion(heading) if quotable_heading(heading) else None
         unknown.append(f"{label} (liknar '{hint}')" if hint else label)
-    text = f"Obligatoriska kolumner saknas: {named}."
     if unknown:
         shown = ", ".join(unknown[:8]) + (" …" if len(unknown) > 8 else "")
         text += f" Rubriker som inte känns igen: {shown}."
@@ -244,13 +248,15 @@ def _table_hits(table: Table) -> tuple[pl.DataFrame, list[str]]:
     """Personnummer in one table: hits (blad, _rad, kolumn) and prefixed-key messages."""
     columns = [c for c in table.cells.columns if c != ROW_COLUMN]
     scan = personnummer.scan_frame(table.cells, ROW_COLUMN, columns)
+    named_sheet = table.sheet is not None and personnummer.text_has_personnummer(table.sheet)
+    sheet = personnummer.mask_text(table.sheet) if named_sheet and table.sheet else table.sheet
     cells = readers.cell_columns(len(table.headers))
     pairs = list(enumerate(zip(cells, table.headers, strict=True)))
     names = {c: column_name(i, h) for i, (c, h) in pairs}
     labels = {c: heading_label(i, h) for i, (c, h) in pairs}
     names[readers.EXTRA_COLUMN] = labels[readers.EXTRA_COLUMN] = "fält efter sista rubriken"
     hits = scan.hits.select(
-        pl.lit(table.sheet, pl.String).alias("blad"),
+        pl.lit(sheet, pl.String).alias("blad"),
         pl.col(ROW_COLUMN),
         pl.col("column").replace_strict(names, default="okänd kolumn").alias("kolumn"),
         pl.col("column").replace_strict(labels, default="okänd kolumn").alias("_label"),
@@ -259,11 +265,11 @@ def _table_hits(table: Table) -> tuple[pl.DataFrame, list[str]]:
     for position, heading in enumerate(table.headers):  # a loop over headings
         if personnummer.text_has_personnummer(heading):
             label = f"rubriken i kolumn nr {position + 1}"
-            extra.append(_hit(table.sheet, table.header_row, label))
+            extra.append(_hit(sheet, table.header_row, label))
     for offset, line in enumerate(table.preamble):  # the few rows above a heading
         if personnummer.text_has_personnummer(line):
-            extra.append(_hit(table.sheet, None, f"rad {offset + 1} ovanför rubrikraden"))
-    if table.sheet and personnummer.text_has_personnummer(table.sheet):
+            extra.append(_hit(sheet, None, f"rad {offset + 1} ovanför rubrikraden"))
+    if named_sheet:
         extra.append(_hit(None, None, "bladets namn"))
     prefixed = [
         f"{labels.get(p.column, p.column)}: {p.luhn} av {p.dated} nummer med datumform har "
@@ -444,12 +450,13 @@ def load_export(file: RawFile) -> Export:
         notes.append(f"Bladet {_sheet_label(table.sheet)} lästes inte: {why}")
     for table in tables:
         if table.preamble:
+            n = len(table.preamble)
             notes.append(
-                f"{len(table.preamble)} rader ovanför rubrikraden"
+                f"{n} {'rad' if n == 1 else 'rader'} ovanför rubrikraden"
                 + (f" på bladet {_sheet_label(table.sheet)}" if table.sheet else "")
                 + " lästes inte som data."
             )
     blank = sum(t.blank_rows for t in tables)
     if blank:
-        notes.append(f"{blank} tomma rader hoppades över.")
+        notes.append(f"{blank} {'tom rad' if blank == 1 else 'tomma rader'} hoppades över.")
     return Export(sheets, tables[0].encoding, blank, notes)

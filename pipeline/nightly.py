@@ -396,6 +396,13 @@ def _run(settings: Settings, strict: bool, today: dt.date) -> int:
         previous = _previous_file_log(settings.processed)
 
     store, rejected_strictly = update_store(settings, strict, today)
+    if store.files_read == 0:
+        log.error(
+            "INGA DATA: ingen export i råmappen kunde läsas in"
+            + (f" ({store.files.height} filer avvisade)" if store.files.height else "")
+            + f"; se {settings.processed / 'datakvalitet.md'}",
+            kod=EXIT_REJECTIONS,
+        )
     changes = file_changes(previous, store.files)
     log.info(
         "råfiler",

@@ -11,7 +11,7 @@ Swedish summary for users is in the README and docs/antaganden.md (I5):
   digit) it rejects the whole file. A value stored as a number is also read with the
   leading zero a spreadsheet drops (8 or 9 digits padded to 10: people born 2000–2009).
 - *Glued* into a longer key it is part of a pseudonym. A key is a run of letters and
-  digits, possibly joined by ``-`` or ``_`` (``P8503121234``, ``KT1-0042``, a UUID). Such
+  digits, possibly joined by hyphens (``P8503121234``, ``KT1-0042``, a UUID). Such
   look-alikes reject the file only when a column's look-alikes are dated far more often
   than random digits are *and* pass the check digit far more often than one time in ten:
   a party that "pseudonymized" by adding a prefix to the personnummer.
@@ -24,6 +24,7 @@ which a standalone number is one pure-digit token, or a 6/8-digit token, a separ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -33,10 +34,11 @@ DASHES = "\\-+\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 SPACES = " \t\u00a0\u2009\u202f"
 _SEPARATOR = f"^[{SPACES}]{{0,2}}[{DASHES}]?[{SPACES}]{{0,2}}$"
 
-# A token: a key (letters and digits, joined by - or _), or one other character.
-_TOKEN = r"[\p{L}\p{N}]+(?:[-_][\p{L}\p{N}]+)*|[^\p{L}\p{N}]"
-# A key that is a number on its own: 10 or 12 digits, or 6/8 + (- or _) + 4.
-_PURE = r"^(?:[0-9]{10}|[0-9]{12}|[0-9]{6}(?:[0-9]{2})?[-_][0-9]{4})$"
+# A token: a key (letters and digits, joined by hyphens, as in KT1-0042 or a UUID), or one
+# other character. Anything else sets a number off, the underscore included (contract).
+_TOKEN = r"[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*|[^\p{L}\p{N}]"
+# A key that is a number on its own: 10 or 12 digits, or 6/8 + hyphen + 4.
+_PURE = r"^(?:[0-9]{10}|[0-9]{12}|[0-9]{6}(?:[0-9]{2})?-[0-9]{4})$"
 _HEAD = r"^[0-9]{6}(?:[0-9]{2})?$"
 _TAIL = r"^[0-9]{4}$"
 # A whole cell of 8 or 9 digits: a number that may have lost its leading zero(s).
@@ -44,8 +46,8 @@ _DROPPED_ZERO = r"^[0-9]{8,9}$"
 # Cheap first filter, a superset of every candidate: ten digits within a short stretch.
 _ANY_CANDIDATE = rf"[0-9]{{6}}(?:[0-9]{{2}})?[^\p{{L}}\p{{N}}]{{0,5}}[0-9]{{4}}|{_DROPPED_ZERO}"
 # Digit groups inside a key, for the statistical test.
-_GLUED_RUN = r"[0-9]+(?:[-_][0-9]+)?"
-_GLUED_SHAPE = r"^(?:[0-9]{10}|[0-9]{12}|[0-9]{6}(?:[0-9]{2})?[-_][0-9]{4})$"
+_GLUED_RUN = r"[0-9]+(?:-[0-9]+)?"
+_GLUED_SHAPE = _PURE
 
 # Years a 12-digit number's date part may have.
 FIRST_YEAR, LAST_YEAR = 1800, 2099
@@ -134,7 +136,7 @@ def tokens(cells: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-_ONE_KEY = r"^[\p{L}\p{N}]+(?:[-_][\p{L}\p{N}]+)*$"
+_ONE_KEY = r"^[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*$"
 
 
 def _split_cells(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -159,7 +161,7 @@ def standalone_numbers(cells: pl.DataFrame) -> pl.DataFrame:
         ]
     )
     pure = keys.filter(pl.col("tok").str.contains(_PURE)).select(
-        "id", digits=pl.col("tok").str.replace_all("[-_]", ""), kind=pl.lit("fristaende")
+        "id", digits=pl.col("tok").str.replace_all("-", ""), kind=pl.lit("fristaende")
     )
     # A 6/8-digit key, a typed separator, a 4-digit key: the separator is the text between
     # two consecutive keys (every key is followed by the non-key tokens up to the next).
@@ -201,7 +203,7 @@ def glued_numbers(cells: pl.DataFrame) -> pl.DataFrame:
         keys.select("id", run=pl.col("tok").str.extract_all(_GLUED_RUN))
         .explode("run")
         .filter(pl.col("run").str.contains(_GLUED_SHAPE).fill_null(False))
-        .select("id", digits=pl.col("run").str.replace_all("[-_]", ""))
+        .select("id", digits=pl.col("run").str.replace_all("-", ""))
     )
     return runs.with_columns(dated=is_dated(pl.col("digits"))).with_columns(
         luhn=pl.col("dated") & luhn_valid(pl.col("digits"))
@@ -331,13 +333,17 @@ def text_has_personnummer(text: str) -> bool:
     return standalone_numbers(cells).height > 0
 
 
-def mask_text(text: str) -> str:
-    """A text with every digit replaced by X (how a rejected file's own name is shown).
+_MASKED = re.compile(r"[0-9]{6}(?:[0-9]{2})?[^0-9A-Za-zÅÄÖåäö]{0,3}[0-9]{4}|[0-9]{8,9}")
 
-    >>> mask_text("850312-1234.csv")
-    'XXXXXX-XXXX.csv'
+
+def mask_text(text: str) -> str:
+    """A text (a file or sheet name) with every run of digits that could be a personnummer
+    shown as X.
+
+    >>> mask_text("2025_850312-1234.csv")
+    '2025_XXXXXX-XXXX.csv'
     """
-    return "".join("X" if ch.isdigit() else ch for ch in text)
+    return _MASKED.sub(lambda found: re.sub("[0-9]", "X", found.group()), text)
 
 
 __all__ = [

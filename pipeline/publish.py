@@ -137,7 +137,16 @@ def publish_report(
     staging.mkdir()
     try:
         _write_report(
-            staging, tables, catalog, period, k, files, quarantine, is_example, code_version, say,
+            staging,
+            tables,
+            catalog,
+            period,
+            k,
+            files,
+            quarantine,
+            is_example,
+            code_version,
+            say,
             no_data,
         )
         _carry_over(out, staging)
@@ -199,7 +208,15 @@ def _write_report(
         for spec, names in zip(specs, chart_files, strict=True)
     ]
     html = render_html(
-        published, catalog, period, k, is_example, svgs, files, quarantine, code_version,
+        published,
+        catalog,
+        period,
+        k,
+        is_example,
+        svgs,
+        files,
+        quarantine,
+        code_version,
         no_data=no_data,
     )
     html_path = out / HTML_FILE

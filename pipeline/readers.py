@@ -347,6 +347,8 @@ def _decoded_text(data: bytes) -> tuple[str, str, bytes | None]:
             "(UTF-8) eller XLSX med rätt filändelse."
         )
     decoded, encoding = decode(data)
+    if not decoded.strip("\ufeff \t\r\n"):
+        raise Unreadable("Filen är tom.")
     text = normalize_line_endings(decoded)
     same = text is decoded and encoding in ("utf-8", "utf-8 med BOM")
     own = (data[3:] if data.startswith(codecs.BOM_UTF8) else data) if same else None
@@ -415,7 +417,7 @@ def _fast_table(
     # A blank row (nothing but separators and spaces) has only empty or very short cells:
     # only rows where the column with the longest values is short are looked at closer.
     lengths = body.head(1000).select(pl.col(c).str.len_bytes().fill_null(0).min() for c in columns)
-    probe = columns[max(range(n), key=lambda i: lengths.row(0)[i])]
+    probe = columns[max(range(n), key=lambda i: lengths.row(0)[i] or 0)]
     short = pl.col(probe).is_null() | (pl.col(probe).str.len_bytes() <= 2)
     short_first = body.filter(short)
     if short_first.height:

@@ -428,6 +428,8 @@ def flag_episodes(
     `files` are in path order.
     """
     key = list(EPISODE_KEY)
+    if not results:
+        return pl.DataFrame(schema=FLAGGED_SCHEMA)
     names = pl.DataFrame(
         {"_file": list(range(len(files))), "fil": [f.relative for f in files]},
         schema={"_file": pl.Int64, "fil": pl.String},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_REJECTIONS, main
+from pipeline.cli import EXIT_FAILED, EXIT_NO_DATA, EXIT_OK, EXIT_REJECTIONS, main
 from tests.lock_helpers import held_by_another_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -76,3 +76,49 @@ def test_example_then_report_is_marked_and_mixing_is_refused(tmp_path: Path):
     assert main(["report", "--year", "2025", *folders]) == EXIT_FAILED
     assert main(["ingest", *folders[:4]]) == EXIT_FAILED
     assert not (reports / "2025").exists()
+
+
+def _folders(tmp_path: Path, raw: Path) -> list[str]:
+    return ["--raw", str(raw), "--processed", str(tmp_path / "p"), "--reports", str(tmp_path / "r")]
+
+
+def test_a_report_for_a_period_without_data_is_marked_and_exits_3(tmp_path: Path, capsys):
+    raw = _raw(tmp_path)
+    assert main(["report", "--year", "2019", *_folders(tmp_path, raw)]) == EXIT_NO_DATA
+    out = capsys.readouterr().out
+    assert out.startswith("OBS: INGA DATA för år 2019")
+    html = (tmp_path / "r" / "2019" / "rapport.html").read_text(encoding="utf-8")
+    assert "Rapporten saknar data" in html
+    assert main(["report", "--year", "2024", *_folders(tmp_path, raw)]) == EXIT_OK
+
+
+def test_a_report_when_every_file_was_rejected_is_refused(tmp_path: Path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(FIXTURES / "ingest" / "insatser.toml", raw)
+    for name in ("personnummer.csv", "trasig.xlsx"):
+        shutil.copy(FIXTURES / "felaktiga" / name, raw)
+    assert main(["report", "--year", "2024", *_folders(tmp_path, raw)]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "INGEN RAPPORT: ingen av de 2 filerna i råmappen kunde läsas in" in err
+    assert not (tmp_path / "r").exists()
+    # The store says why, file by file.
+    assert "personnummer" in (tmp_path / "p" / "datakvalitet.md").read_text(encoding="utf-8")
+
+
+def test_a_report_from_a_catalog_without_exports_is_refused(tmp_path: Path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(FIXTURES / "ingest" / "insatser.toml", raw)
+    assert main(["report", "--year", "2024", *_folders(tmp_path, raw)]) == EXIT_FAILED
+    assert "råmappen innehåller inga exporter" in capsys.readouterr().err
+
+
+def test_ingest_of_nothing_readable_says_so(tmp_path: Path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(FIXTURES / "ingest" / "insatser.toml", raw)
+    shutil.copy(FIXTURES / "felaktiga" / "personnummer.csv", raw)
+    code = main(["ingest", "--raw", str(raw), "--processed", str(tmp_path / "p")])
+    assert code == EXIT_REJECTIONS
+    assert "INGA DATA: ingen export kunde läsas in" in capsys.readouterr().err

@@ -139,3 +139,58 @@ def test_k_changes_what_is_published(tmp_path):
     lax = publish(tmp_path, k=3)
     d = pl.read_csv(lax / "tabeller/deltagare.csv", infer_schema_length=0)
     assert d["kvinnor"].to_list() == ["13", "3", "15"]
+
+
+def test_a_failure_while_publishing_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+    first = publish(tmp_path)
+    (first / "anteckningar.md").write_text("förbundets egna anteckningar", encoding="utf-8")
+    before = files_of(first)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pipeline.publish.render_html", disk_full)
+    with pytest.raises(OSError):
+        publish(tmp_path, is_example=False)
+    assert files_of(first) == before  # not one file of the old report touched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]  # no half-written folder
+
+
+def test_a_new_report_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_path):
+    first = publish(tmp_path)
+    (first / "anteckningar.md").write_text("förbundets egna anteckningar", encoding="utf-8")
+    second = publish(tmp_path, is_example=False)
+    assert second == first
+    assert not (second / "tabeller" / "FIKTIVA_EXEMPELDATA.txt").exists()
+    assert (second / "anteckningar.md").read_text(encoding="utf-8").startswith("förbundets")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+
+def test_a_report_moved_aside_by_a_killed_run_is_put_back(tmp_path):
+    first = publish(tmp_path)
+    before = files_of(first)
+    first.rename(tmp_path / ".2025.gammal-12345")  # killed between the two renames
+    (tmp_path / ".2025.ny-12345").mkdir()  # and its new folder half-written
+    from pipeline.publish import recover
+
+    recover(first)
+    assert files_of(first) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+
+def test_a_report_without_data_says_so_first(tmp_path):
+    folder = publish_report(
+        fx.tables(),
+        fx.catalog(),
+        Period.year(2025),
+        tmp_path,
+        5,
+        fx.file_log(),
+        fx.quarantine(),
+        False,
+        "v0.1.0-test",
+        no_data=True,
+    )
+    html = (folder / "rapport.html").read_text(encoding="utf-8")
+    assert html.index("Rapporten saknar data") < html.index("<h1>")
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["utan_data"]

@@ -278,3 +278,34 @@ def test_cache_keeps_only_entries_of_current_files(tmp_path: Path):
     (raw / "okand_kod.csv").unlink()
     build_store(raw, processed, TODAY)
     assert len(entries()) == 2
+
+
+def _export(raw: Path, name: str, ids: list[str]) -> None:
+    header = "deltagare_id;insats_id;kon;fodelsear;startdatum\n"
+    rows = "".join(f"{pid};SOC;K;1980;2024-01-15\n" for pid in ids)
+    (raw / name).parent.mkdir(parents=True, exist_ok=True)
+    (raw / name).write_text(header + rows, encoding="utf-8")
+
+
+def test_an_incremental_series_flags_nothing_a_cumulative_one_flags_what_left(tmp_path: Path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(FIXTURES / "ingest" / "insatser.toml", raw)
+    # Incremental: each export holds only what is new.
+    _export(raw, "region/2025-01_export.csv", ["R1", "R2", "R3"])
+    _export(raw, "region/2025-06_export.csv", ["R4", "R5"])
+    # Cumulative: the later export repeats the earlier one, but R7 is gone.
+    _export(raw, "kommun/2025-01_export.csv", ["K1", "K2", "K3", "K4", "K5", "K6", "K7"])
+    _export(raw, "kommun/2025-06_export.csv", ["K1", "K2", "K3", "K4", "K5", "K6", "K8"])
+    store = build_store(raw, tmp_path / "processed", TODAY)
+    assert store.flagged.select("deltagare_id", "flagga", "fil").rows() == [
+        ("K7", "saknas_i_senaste_exporten", "kommun/2025-06_export.csv")
+    ]
+    assert store.episodes.height == 13  # every episode kept, the flagged one too
+
+
+def test_export_series_ignores_dates_and_format():
+    from pipeline.store import export_series
+
+    assert export_series("a/2025-06_export.csv") == export_series("a/20241231_export.xlsx")
+    assert export_series("a/2025-06_export.csv") != export_series("a/2025-06_annat.csv")
