@@ -14,16 +14,21 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success it replaces `target` atomically."""
+def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it replaces `target` atomically.
+
+    `durable=False` skips the fsync: for files whose content is checked by a hash kept
+    elsewhere (the per-file cache), a torn file after a power cut is detected, not trusted.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         # mkstemp creates owner-only files; give the file the ordinary mode of the umask.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
@@ -46,7 +51,7 @@ def write_text(target: Path, text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
 
 
-def write_with(target: Path, writer: Callable[[Path], object]) -> None:
+def write_with(target: Path, writer: Callable[[Path], object], *, durable: bool = True) -> None:
     """Call `writer(tmp_path)` and move the result into place, e.g. df.write_parquet."""
-    with atomic_path(target) as tmp:
+    with atomic_path(target, durable=durable) as tmp:
         writer(tmp)

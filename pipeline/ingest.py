@@ -248,27 +248,33 @@ def _table_hits(table: Table) -> tuple[pl.DataFrame, list[str]]:
     """Personnummer in one table: hits (blad, _rad, kolumn) and prefixed-key messages."""
     columns = [c for c in table.cells.columns if c != ROW_COLUMN]
     scan = personnummer.scan_frame(table.cells, ROW_COLUMN, columns)
-    named_sheet = table.sheet is not None and personnummer.text_has_personnummer(table.sheet)
+    named_sheet = bool(table.sheet) and personnummer.text_has_personnummer(table.sheet or "")
     sheet = personnummer.mask_text(table.sheet) if named_sheet and table.sheet else table.sheet
     cells = readers.cell_columns(len(table.headers))
     pairs = list(enumerate(zip(cells, table.headers, strict=True)))
     names = {c: column_name(i, h) for i, (c, h) in pairs}
     labels = {c: heading_label(i, h) for i, (c, h) in pairs}
     names[readers.EXTRA_COLUMN] = labels[readers.EXTRA_COLUMN] = "fält efter sista rubriken"
-    hits = scan.hits.select(
-        pl.lit(sheet, pl.String).alias("blad"),
-        pl.col(ROW_COLUMN),
-        pl.col("column").replace_strict(names, default="okänd kolumn").alias("kolumn"),
-        pl.col("column").replace_strict(labels, default="okänd kolumn").alias("_label"),
+    hits = (
+        scan.hits.select(
+            pl.lit(sheet, pl.String).alias("blad"),
+            pl.col(ROW_COLUMN),
+            pl.col("column").replace_strict(names, default="okänd kolumn").alias("kolumn"),
+            pl.col("column").replace_strict(labels, default="okänd kolumn").alias("_label"),
+        )
+        if scan.hits.height
+        else _hit(None, None, "").clear()
     )
+    # Headings, the rows above them and the sheet's name, scanned in one go.
+    texts = [*table.headers, *table.preamble, table.sheet or ""]
+    found = personnummer.texts_with_personnummer(texts)
+    n_headers, n_preamble = len(table.headers), len(table.preamble)
     extra: list[pl.DataFrame] = []
-    for position, heading in enumerate(table.headers):  # a loop over headings
-        if personnummer.text_has_personnummer(heading):
-            label = f"rubriken i kolumn nr {position + 1}"
-            extra.append(_hit(sheet, table.header_row, label))
-    for offset, line in enumerate(table.preamble):  # the few rows above a heading
-        if personnummer.text_has_personnummer(line):
-            extra.append(_hit(sheet, None, f"rad {offset + 1} ovanför rubrikraden"))
+    for position in (i for i in range(n_headers) if found[i]):
+        label = f"rubriken i kolumn nr {position + 1}"
+        extra.append(_hit(sheet, table.header_row, label))
+    for offset in (i for i in range(n_preamble) if found[n_headers + i]):
+        extra.append(_hit(sheet, None, f"rad {offset + 1} ovanför rubrikraden"))
     if named_sheet:
         extra.append(_hit(None, None, "bladets namn"))
     prefixed = [
@@ -381,8 +387,10 @@ def _read_quarantine(fil: str, table: Table, mapping: dict[int, str]) -> pl.Data
 
 def _sheet_text(fil: str, table: Table, mapping: dict[int, str]) -> SheetText:
     """The readable rows of an export table in canonical columns (plus `_rad`)."""
-    bad_rows = table.problems.select(ROW_COLUMN).unique()
-    cells = table.cells.join(bad_rows, on=ROW_COLUMN, how="anti", maintain_order="left")
+    cells = table.cells
+    if table.problems.height:
+        bad_rows = table.problems.select(ROW_COLUMN).unique()
+        cells = cells.join(bad_rows, on=ROW_COLUMN, how="anti", maintain_order="left")
     present = {canonical: f"c{position}" for position, canonical in mapping.items()}
     text = cells.select(
         pl.col(ROW_COLUMN),
@@ -392,7 +400,10 @@ def _sheet_text(fil: str, table: Table, mapping: dict[int, str]) -> SheetText:
         ),
     )
     return SheetText(
-        table.sheet, _clean_text(text), _read_quarantine(fil, table, mapping), table.cells.height
+        table.sheet,
+        _clean_text(text),
+        _read_quarantine(fil, table, mapping),
+        table.cells.height,
     )
 
 

@@ -321,16 +321,32 @@ def scan_frame(frame: pl.DataFrame, row: str, columns: list[str] | None = None) 
     return Scan(hits, prefixed)
 
 
+def texts_with_personnummer(texts: list[str]) -> list[bool]:
+    """For each text (headings, sheet names, file paths): does it hold a standalone number?
+
+    >>> texts_with_personnummer(["pnr 19850312 1234", "P8503121234", "Kön"])
+    [True, False, False]
+    """
+    # A number needs eight digits at least: most texts (headings) have none to look at.
+    digits = [i for i, text in enumerate(texts) if sum(ch.isdigit() for ch in text) >= 8]
+    if not digits:
+        return [False] * len(texts)
+    cells = pl.DataFrame(
+        {"id": digits, "text": [texts[i] for i in digits]},
+        schema={"id": pl.UInt32, "text": pl.String},
+    )
+    flagged = cells.filter(candidate_filter(pl.col("text")))
+    found = set(standalone_numbers(flagged)["id"].to_list()) if flagged.height else set()
+    return [i in found for i in range(len(texts))]
+
+
 def text_has_personnummer(text: str) -> bool:
     """A single text (a heading, a sheet name, a file path) holds a standalone number.
 
     >>> text_has_personnummer("pnr 19850312 1234"), text_has_personnummer("P8503121234")
     (True, False)
     """
-    cells = pl.DataFrame({"id": [0], "text": [text]}, schema={"id": pl.UInt32, "text": pl.String})
-    if not cells.select(candidate_filter(pl.col("text"))).item():
-        return False
-    return standalone_numbers(cells).height > 0
+    return texts_with_personnummer([text])[0]
 
 
 _MASKED = re.compile(r"[0-9]{6}(?:[0-9]{2})?[^0-9A-Za-zÅÄÖåäö]{0,3}[0-9]{4}|[0-9]{8,9}")
@@ -361,4 +377,5 @@ __all__ = [
     "scan_frame",
     "standalone_numbers",
     "text_has_personnummer",
+    "texts_with_personnummer",
 ]

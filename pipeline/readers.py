@@ -263,14 +263,13 @@ def split_records(recs: pl.DataFrame, sep: str, quoted: bool, n: int) -> pl.Data
 
 
 def _separator_and_candidates(
-    recs: pl.DataFrame, quoted: bool, header_score: HeaderScore, perfect: int
+    rows: list[tuple[int, str]], quoted: bool, header_score: HeaderScore, perfect: int
 ) -> tuple[str, list[tuple[int, list[str]]]]:
-    """The separator under which some early row reads best as a heading (then the one most
-    frequent in the first row), and the candidate heading rows (row number, fields)."""
-    head = recs.filter(pl.col("rec").str.strip_chars() != "").head(HEADER_SEARCH_ROWS)
-    if head.height == 0:
+    """The separator under which some early row (row number, text) reads best as a heading
+    (then the one most frequent in the first row), and the candidate heading rows (row
+    number, fields)."""
+    if not rows:
         raise Unreadable("Filen innehåller inga rader med text.")
-    rows = list(zip(head["row"].to_list(), head["rec"].to_list(), strict=True))
     first = rows[0][1]
     best: tuple[tuple[int, int], str, list[tuple[int, list[str]]]] | None = None
     for sep in SEPARATORS:  # a loop over three separators and at most 20 rows
@@ -334,12 +333,9 @@ def _problems(split: pl.DataFrame, n: int, named: int, sep: str) -> pl.DataFrame
     return pl.concat([ragged.cast(PROBLEM_SCHEMA), bad_bytes.cast(PROBLEM_SCHEMA)])
 
 
-def _decoded_text(data: bytes) -> tuple[str, str, bytes | None]:
-    """The text of a CSV file (LF or CRLF line ends), its encoding, and the file's own bytes
-    when they are that text in UTF-8 (most exports: nothing to re-encode); Unreadable if
-    the file is not text."""
-    if not data.strip():
-        raise Unreadable("Filen är tom.")
+def _decoded_text(data: bytes) -> tuple[str, str]:
+    """The text of a CSV file (LF or CRLF line ends) and its encoding; Unreadable if the
+    file is not text."""
     binary = _is_binary(data)
     if binary:
         raise Unreadable(
@@ -349,10 +345,7 @@ def _decoded_text(data: bytes) -> tuple[str, str, bytes | None]:
     decoded, encoding = decode(data)
     if not decoded.strip("\ufeff \t\r\n"):
         raise Unreadable("Filen är tom.")
-    text = normalize_line_endings(decoded)
-    same = text is decoded and encoding in ("utf-8", "utf-8 med BOM")
-    own = (data[3:] if data.startswith(codecs.BOM_UTF8) else data) if same else None
-    return text, encoding, own
+    return normalize_line_endings(decoded), encoding
 
 
 def blank_rows(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
@@ -377,55 +370,67 @@ def blank_rows(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
 
 
 def _fast_table(
-    text: str, encoding: str, header_score: HeaderScore, perfect: int, utf8: bytes | None
+    raw: bytes,
+    encoding: str,
+    header_score: HeaderScore,
+    perfect: int,
+    replaced: bool,
 ) -> Table | None:
     """The common export read by polars' own CSV reader, or None for the general path.
 
-    Applies when the file has no quotes, its heading is its first row and every row has
-    exactly the heading's number of fields: polars raises on a row with more fields, and
-    any row with fewer makes the file's separator count fall short of (fields − 1) × rows.
+    `raw` is the file as UTF-8 without BOM (polars refuses invalid UTF-8: general path);
+    `replaced` says whether decoding it put U+FFFD for bytes it could not read. Applies
+    when the file has no quotes, its line ends are LF or CRLF, its heading is its first row
+    and every row has exactly the heading's number of fields: polars raises on a row with
+    more fields, and any row with fewer makes the file's separator count fall short of
+    (fields − 1) × rows.
     """
-    if '"' in text:
+    if b'"' in raw:
         return None
-    head_lines = text[: 1 << 16].split("\n")[:HEADER_SEARCH_ROWS]
-    recs = pl.DataFrame(
-        {"rec": head_lines, "row": list(range(1, len(head_lines) + 1))},
-        schema={"rec": pl.String, "row": pl.Int64},
-    )
-    sep, candidates = _separator_and_candidates(recs, False, header_score, perfect)
+    head = raw[: 1 << 16].decode("utf-8", errors="replace")
+    head_lines = [line.rstrip("\r") for line in head.split("\n")[:HEADER_SEARCH_ROWS]]
+    rows = [(i + 1, line) for i, line in enumerate(head_lines) if line.strip()]
+    if not rows or rows[0][0] != 1:
+        return None
+    sep, candidates = _separator_and_candidates(rows, False, header_score, perfect)
     header_row, headers = _choose_header(candidates, header_score)
     n = len(headers)
     if header_row != 1 or n < 2:
         return None
+    columns = cell_columns(n)
     try:
         frame = pl.read_csv(
-            io.BytesIO(utf8 if utf8 is not None else text.encode("utf-8")),
+            io.BytesIO(raw),
             has_header=False,
             separator=sep,
             quote_char=None,
             infer_schema=False,
-            schema=dict.fromkeys(cell_columns(n), pl.String),
+            schema=dict.fromkeys(columns, pl.String),
             row_index_name=ROW_COLUMN,
             row_index_offset=1,
         )
     except pl.exceptions.PolarsError:
         return None
-    if text.count(sep) != (n - 1) * frame.height:
+    # Line ends: LF or CRLF, every line ending in CR or none (a count is memchr-fast). A
+    # stray CR would stay inside its cell, where trimming or validation meets it.
+    cr = raw.count(b"\r")
+    if cr not in (0, frame.height, frame.height - 1):
         return None
-    columns = cell_columns(n)
-    body = frame.slice(1).with_columns(pl.col(ROW_COLUMN).cast(pl.Int64))
-    # A blank row (nothing but separators and spaces) has only empty or very short cells:
-    # only rows where the column with the longest values is short are looked at closer.
-    lengths = body.head(1000).select(pl.col(c).str.len_bytes().fill_null(0).min() for c in columns)
-    probe = columns[max(range(n), key=lambda i: lengths.row(0)[i] or 0)]
-    short = pl.col(probe).is_null() | (pl.col(probe).str.len_bytes() <= 2)
-    short_first = body.filter(short)
+    if raw.count(sep.encode()) != (n - 1) * frame.height:
+        return None
+    body = frame.slice(1).select(
+        pl.col(ROW_COLUMN).cast(pl.Int64),
+        *columns,
+        pl.lit(None, pl.String).alias(EXTRA_COLUMN),
+    )
+    # A blank row (nothing but separators and spaces) has an empty or short first cell:
+    # only such rows are looked at closer (the first cell is usually the id).
+    short_first = body.filter(pl.col("c0").is_null() | (pl.col("c0").str.len_bytes() <= 2))
+    kept = body
     if short_first.height:
         blank = short_first.filter(blank_rows(short_first, columns)).select(ROW_COLUMN)
-        kept = body.join(blank, on=ROW_COLUMN, how="anti", maintain_order="left")
-    else:
-        kept = body
-    kept = kept.with_columns(pl.lit(None, pl.String).alias(EXTRA_COLUMN))
+        if blank.height:
+            kept = body.join(blank, on=ROW_COLUMN, how="anti", maintain_order="left")
     problems = (
         _problems(
             kept.with_columns(
@@ -435,29 +440,57 @@ def _fast_table(
             n,
             sep,
         )
-        if REPLACEMENT in text
+        if replaced
         else pl.DataFrame(schema=PROBLEM_SCHEMA)
     )
     return Table(
         sheet=None,
         headers=tuple(headers),
         header_row=1,
-        cells=kept.select(ROW_COLUMN, *columns, EXTRA_COLUMN),
+        cells=kept,
         problems=problems,
         blank_rows=body.height - kept.height,
         encoding=encoding,
     )
 
 
+def _plain_utf8(data: bytes) -> tuple[bytes, str] | None:
+    """(the bytes without BOM, the encoding's name) when the file may be read as UTF-8 as
+    it is; None when it is UTF-16, binary or not UTF-8 at its start."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_like_utf16(data):
+        return None
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[3:] if bom else data
+    try:
+        body[: 1 << 16].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < (1 << 16) - 4:  # not merely a character cut at the sample's end
+            return None
+    return body, "utf-8 med BOM" if bom else "utf-8"
+
+
 def read_csv_tables(data: bytes, header_score: HeaderScore, perfect: int) -> list[Table]:
     """A CSV export as one Table (see the module docstring)."""
-    text, encoding, utf8 = _decoded_text(data)
-    fast = _fast_table(text, encoding, header_score, perfect, utf8)
-    if fast is not None:
-        return [fast]
+    if not re.search(rb"\S", data):
+        raise Unreadable("Filen är tom.")
+    plain = _plain_utf8(data) if _is_binary(data) is None else None
+    if plain is not None and re.search(rb"[^\s\xef\xbb\xbf]", plain[0][:4096]):
+        # Valid UTF-8 (polars checks it): no decoding of the whole file. A U+FFFD written in
+        # such a file is text someone wrote, not a byte this reader could not read.
+        fast = _fast_table(*plain, header_score, perfect, replaced=False)
+        if fast is not None:
+            return [fast]
+    text, encoding = _decoded_text(data)
+    if plain is None:
+        replaced = REPLACEMENT in text
+        fast = _fast_table(text.encode("utf-8"), encoding, header_score, perfect, replaced)
+        if fast is not None:
+            return [fast]
     quoted = '"' in text
     recs = records(text)
-    sep, candidates = _separator_and_candidates(recs, quoted, header_score, perfect)
+    head = recs.filter(pl.col("rec").str.strip_chars() != "").head(HEADER_SEARCH_ROWS)
+    rows = list(zip(head["row"].to_list(), head["rec"].to_list(), strict=True))
+    sep, candidates = _separator_and_candidates(rows, quoted, header_score, perfect)
     recs = recs.with_columns(blank=~pl.col("rec").str.contains(rf'[^{re.escape(sep)}"\s]'))
     header_row, headers = _choose_header(candidates, header_score)
     n = len(headers)

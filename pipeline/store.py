@@ -305,7 +305,9 @@ def _cached_file_result(
     frames = (result.episodes, result.quarantine, result.rejected_keys)
     for part, frame in zip(CACHE_PARTS, frames, strict=True):
         path = cache / f"{key}.{part}.parquet"
-        atomic.write_with(path, frame.write_parquet)
+        # No fsync: the meta file (written last, durably) holds each part's hash, and a part
+        # that does not match it is never used.
+        atomic.write_with(path, frame.write_parquet, durable=False)
         hashes[part] = file_sha256(path)
     meta = {
         "date_dependent": result.date_dependent,
@@ -355,13 +357,22 @@ def merge_episodes(per_file: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataF
     key = list(EPISODE_KEY)
     episode_key = pl.struct(key)
     order = ["insats_id", "deltagare_id", "startdatum"]
-    repeated_mask = stacked.select(episode_key.is_duplicated()).to_series()
+    # Keys are compared by a 64-bit hash first: only rows whose hash repeats are compared by
+    # the key itself (two different keys with one hash are both kept, as they must be).
+    repeated_mask = stacked.select(episode_key.hash().is_duplicated()).to_series()
     if not repeated_mask.any():
         episodes = stacked.sort(order)
         return episodes.cast(dict(EPISODE_SCHEMA)), _empty_duplicates()
-    episodes = stacked.filter(episode_key.is_last_distinct()).sort(order)
-    repeated = stacked.filter(repeated_mask).drop(_POSITION)
+    repeated = stacked.filter(repeated_mask)
+    episodes = pl.concat(
+        [stacked.filter(~repeated_mask), repeated.filter(episode_key.is_last_distinct())]
+    ).sort(order)
     del stacked
+    repeated = repeated.drop(_POSITION)
+    single = repeated.select(episode_key.is_unique()).to_series()
+    if single.all():  # only hash collisions: no episode was carried twice
+        return episodes.cast(dict(EPISODE_SCHEMA)), _empty_duplicates()
+    repeated = repeated.filter(~single)
     is_winner = episode_key.is_last_distinct()
     start_fields = [c for c in CANONICAL_COLUMNS if c not in END_FIELDS]
     winners = repeated.filter(is_winner)

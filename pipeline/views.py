@@ -269,18 +269,20 @@ def _create_catalog_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog | No
     con.execute(
         "CREATE OR REPLACE TABLE insatser (insats_id VARCHAR, insats VARCHAR, ordning BIGINT)"
     )
-    insatser = catalog.insatser.with_row_index("ordning")
-    if insatser.height:
-        con.executemany(
-            "INSERT INTO insatser VALUES (?, ?, ?)",
-            [list(r) for r in insatser.select("insats_id", "insats", "ordning").iter_rows()],
-        )
-    mal = catalog.mal.with_row_index("ordning")
-    if mal.height:
-        con.executemany(
-            "INSERT INTO mal VALUES (?, ?, ?, ?, ?)",
-            [list(r) for r in mal.select("insats_id", "matt", "mal", "typ", "ordning").iter_rows()],
-        )
+    # Inserted from Arrow in one statement each (executemany takes a millisecond a row).
+    tables = {
+        "insatser": catalog.insatser.with_row_index("ordning").select(
+            "insats_id", "insats", pl.col("ordning").cast(pl.Int64)
+        ),
+        "mal": catalog.mal.with_row_index("ordning").select(
+            "insats_id", "matt", "mal", "typ", pl.col("ordning").cast(pl.Int64)
+        ),
+    }
+    for name, frame in tables.items():
+        if frame.height:
+            con.register("_ny_tabell", frame.to_arrow())
+            con.execute(f"INSERT INTO {name} SELECT * FROM _ny_tabell")
+            con.unregister("_ny_tabell")
 
 
 def create_views(
