@@ -185,7 +185,7 @@ def _log_row(file: RawFile, **values: object) -> dict[str, object]:
 def process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileResult:
     """Read and validate one export; a rejected file gives no episodes and a clear message."""
     try:
-        export = _load_export(file)
+        export = _unexpected_as_rejection(file)
     except FileRejected as rejected:
         log_row = _log_row(
             file,
@@ -218,6 +218,28 @@ def process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileRe
     )
     date_dependent = bool(quarantine.filter(pl.col("regel_id") == "framtida_datum").height)
     return FileResult(good, quarantine, log_row, date_dependent, pl.concat(keys))
+
+
+DEBUG_ENV = "FINSAM_FELSOK"  # set to 1 to let an unexpected error while reading raise
+
+
+def _unexpected_as_rejection(file: RawFile):
+    """load_export, with an error nobody foresaw (a reader's bug on a strange file) turned
+    into a rejection of that file: one file must not stop the run. Its message names only
+    the kind of error (the error's own text could quote the file)."""
+    try:
+        return _load_export(file)
+    except FileRejected:
+        raise
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        log.warning("oväntat fel vid läsning av en fil", fil=file.relative, fel=type(exc).__name__)
+        raise FileRejected(
+            f"Filen kunde inte läsas på grund av ett oväntat fel ({type(exc).__name__}). "
+            "Spara den på nytt som CSV (UTF-8) eller XLSX och försök igen; kvarstår felet, "
+            f"kör med {DEBUG_ENV}=1 och rapportera det."
+        ) from exc
 
 
 def _rejected_file_quarantine(fil: str, rejected: FileRejected) -> pl.DataFrame:

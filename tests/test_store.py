@@ -309,3 +309,27 @@ def test_export_series_ignores_dates_and_format():
 
     assert export_series("a/2025-06_export.csv") == export_series("a/20241231_export.xlsx")
     assert export_series("a/2025-06_export.csv") != export_series("a/2025-06_annat.csv")
+
+
+def test_an_unforeseen_error_while_reading_rejects_that_file_only(tmp_path: Path, monkeypatch):
+    raw = _raw_folder(tmp_path)
+    (raw / "2025-07_konstig.csv").write_text("deltagare_id\nX1\n", encoding="utf-8")
+    from pipeline import store
+
+    real = store._load_export
+
+    def flaky(file):
+        if file.relative == "2025-07_konstig.csv":
+            raise IndexError("något i 'X1'")
+        return real(file)
+
+    monkeypatch.setattr(store, "_load_export", flaky)
+    result = build_store(raw, tmp_path / "processed", TODAY)
+    row = result.files.filter(pl.col("fil") == "2025-07_konstig.csv").row(0, named=True)
+    assert row["status"] == "avvisad"
+    assert "oväntat fel (IndexError)" in row["meddelande"] and "X1" not in row["meddelande"]
+    assert result.episodes.height == 4  # the other files are read
+    monkeypatch.setenv("FINSAM_FELSOK", "1")
+    (raw / "2025-07_konstig.csv").write_text("deltagare_id\nX2\n", encoding="utf-8")
+    with pytest.raises(IndexError):
+        build_store(raw, tmp_path / "processed", TODAY)
