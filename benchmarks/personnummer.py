@@ -60,6 +60,11 @@ SCHEMES: dict[str, tuple[Callable[[random.Random], str], bool]] = {
         True,
     ),
     "KT1-0042": (lambda r: f"KT{r.randrange(1, 10)}-{r.randrange(10000):04d}", True),
+    "bokstäver + 12 slumpsiffror (AB482159036712)": (
+        lambda r: "AB" + f"{r.randrange(10**12):012d}",
+        True,
+    ),
+    "14 slumpsiffror (48215903671234)": (lambda r: f"{r.randrange(10**13, 10**14)}", True),
     "bokstav + datum + löpnummer (P2401150001)": (_date_serial, True),
     "bokstav + 9 siffror + egen kontrollsiffra": (
         lambda r: "P" + _luhn(f"{r.randrange(10**9):09d}"),
@@ -67,6 +72,7 @@ SCHEMES: dict[str, tuple[Callable[[random.Random], str], bool]] = {
     ),
     "10 siffror utan bokstav (4821590367)": (lambda r: f"{r.randrange(10**10):010d}", False),
     "bokstav + personnummer (förbjudet)": (_prefixed, False),
+    "årtal + personnummer (förbjudet)": (lambda r: "2024" + _prefixed(r)[1:], False),
 }
 
 

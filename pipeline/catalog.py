@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.contract import OUTCOME_MEASURES, VOLUME_MEASURES
+from pipeline.personnummer import texts_with_personnummer
 
 
 class CatalogError(ValueError):
@@ -53,6 +54,14 @@ def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
     >>> c.mal.rows()
     [('SOC', 'narmare_arbete', 0.5, 'andel'), ('SOC', 'arsplatser', 25.0, 'antal')]
     """
+    lines = text.splitlines()
+    found = [n for n, hit in enumerate(texts_with_personnummer(lines), start=1) if hit]
+    if found:
+        # The catalog's names are published: a personnummer in it must stop the run.
+        raise CatalogError(
+            f"{source}: rad {found[0]} innehåller ett personnummer eller samordningsnummer "
+            "(det visas inte). Ta bort det ur insatskatalogen och kör igen."
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

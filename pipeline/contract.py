@@ -8,6 +8,7 @@ This module is the single place that says what a participant record looks like
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -136,7 +137,9 @@ def normalize_header(header: str) -> str:
     >>> normalize_header("Deltagare-ID")
     'deltagare_id'
     """
-    folded = unicodedata.normalize("NFKD", header.strip().lstrip("\ufeff"))
+    # NFKC first (fullwidth letters, odd spaces), invisible characters out, then accents off.
+    visible = re.sub("[\u00ad\u200b-\u200f\u2060\ufeff]", "", unicodedata.normalize("NFKC", header))
+    folded = unicodedata.normalize("NFKD", visible.strip())
     ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
     for sep in (" ", "-", ".", "/"):
         ascii_only = ascii_only.replace(sep, "_")

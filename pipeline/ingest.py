@@ -90,6 +90,7 @@ class RawFile:
     sha256: str
     format: str | None  # csv, xlsx, parquet, or None for an unknown kind of file
     name_has_personnummer: bool = False
+    unreadable_name: bool = False  # the name is not UTF-8 (shown with U+FFFD)
 
 
 def file_sha256(path: Path) -> str:
@@ -112,19 +113,32 @@ def discover(raw: Path) -> list[RawFile]:
     # Hashing is most of the time here; hashlib releases the GIL, so files hash in parallel.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         hashes = list(pool.map(file_sha256, [path for _, path in exports]))
-    files = []
-    for (relative, path), sha in zip(exports, hashes, strict=True):  # a loop over files
-        named = personnummer.text_has_personnummer(relative)
-        files.append(
-            RawFile(
-                path,
-                personnummer.mask_text(relative) if named else relative,
-                sha,
-                DATA_SUFFIXES.get(path.suffix.lower()),
-                named,
-            )
+    names = [relative for relative, _ in exports]
+    named = personnummer.texts_with_personnummer([shown_name(r) for r in names])
+    return [
+        RawFile(
+            path,
+            _display(relative, sha, has_number),
+            sha,
+            DATA_SUFFIXES.get(path.suffix.lower()),
+            has_number,
+            unreadable_name=shown_name(relative) != relative,
         )
-    return files
+        for (relative, path), sha, has_number in zip(exports, hashes, named, strict=True)
+    ]
+
+
+def shown_name(relative: str) -> str:
+    """A path as text: bytes that are not UTF-8 (a name from an old zip file) become U+FFFD."""
+    return relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _display(relative: str, sha: str, has_number: bool) -> str:
+    """The name a file is shown by: its path, or, when the path holds a personnummer, the
+    path with every digit masked and the start of its content's hash (to tell files apart)."""
+    if not has_number:
+        return shown_name(relative)
+    return f"{personnummer.mask_text(shown_name(relative))} [{sha[:8]}]"
 
 
 # --- Headings ----------------------------------------------------------------------------------
@@ -188,7 +202,7 @@ def column_mapping(table: Table) -> dict[int, str]:
             continue
         if canonical in seen:
             first = seen[canonical]
-            where = f" på bladet {_sheet_label(table.sheet)}" if table.sheet else ""
+            where = f" på blad {_sheet_label(table)}" if table.sheet else ""
             raise FileRejected(
                 f"Två rubriker betyder samma kolumn ({canonical}){where}: "
                 f"{heading_label(first, table.headers[first])} och "
@@ -235,61 +249,76 @@ def missing_columns_message(table: Table, mapping: dict[int, str]) -> str:
     return text
 
 
-def _sheet_label(sheet: str | None) -> str:
-    if sheet is None:
-        return ""
-    return f"'{sheet}'" if quotable_heading(sheet) else "(namnet visas inte)"
+def _sheet_label(table: Table) -> str:
+    """How a message names a sheet: by its number (a sheet's name may be a person's)."""
+    return f"nr {table.number}"
 
 
 # --- Privacy -------------------------------------------------------------------------------------
 
 
 def _table_hits(table: Table) -> tuple[pl.DataFrame, list[str]]:
-    """Personnummer in one table: hits (blad, _rad, kolumn) and prefixed-key messages."""
+    """Personnummer in one table: hits (blad, _rad, kolumn, and `_label`, `_nr` for the
+    message) and prefixed-key messages."""
     columns = [c for c in table.cells.columns if c != ROW_COLUMN]
     scan = personnummer.scan_frame(table.cells, ROW_COLUMN, columns)
-    named_sheet = bool(table.sheet) and personnummer.text_has_personnummer(table.sheet or "")
+    # Headings, the rows above them, the sheet's name and the text outside the cells
+    # (comments, formulas, properties, metadata), scanned in one go.
+    texts = [*table.headers, *table.preamble, table.sheet or "", *table.hidden_text]
+    found = personnummer.texts_with_personnummer(texts)
+    n_headers, n_preamble = len(table.headers), len(table.preamble)
+    named_sheet = found[n_headers + n_preamble]
     sheet = personnummer.mask_text(table.sheet) if named_sheet and table.sheet else table.sheet
     cells = readers.cell_columns(len(table.headers))
     pairs = list(enumerate(zip(cells, table.headers, strict=True)))
     names = {c: column_name(i, h) for i, (c, h) in pairs}
     labels = {c: heading_label(i, h) for i, (c, h) in pairs}
     names[readers.EXTRA_COLUMN] = labels[readers.EXTRA_COLUMN] = "fält efter sista rubriken"
-    hits = (
+    hits = [
         scan.hits.select(
             pl.lit(sheet, pl.String).alias("blad"),
             pl.col(ROW_COLUMN),
             pl.col("column").replace_strict(names, default="okänd kolumn").alias("kolumn"),
             pl.col("column").replace_strict(labels, default="okänd kolumn").alias("_label"),
+            pl.lit(table.number if table.sheet else None, pl.Int64).alias("_nr"),
         )
-        if scan.hits.height
-        else _hit(None, None, "").clear()
-    )
-    # Headings, the rows above them and the sheet's name, scanned in one go.
-    texts = [*table.headers, *table.preamble, table.sheet or ""]
-    found = personnummer.texts_with_personnummer(texts)
-    n_headers, n_preamble = len(table.headers), len(table.preamble)
-    extra: list[pl.DataFrame] = []
+    ]
+    number = table.number if table.sheet else None
     for position in (i for i in range(n_headers) if found[i]):
         label = f"rubriken i kolumn nr {position + 1}"
-        extra.append(_hit(sheet, table.header_row, label))
+        hits.append(_hit(sheet, table.header_row, label, number))
     for offset in (i for i in range(n_preamble) if found[n_headers + i]):
-        extra.append(_hit(sheet, None, f"rad {offset + 1} ovanför rubrikraden"))
+        hits.append(_hit(sheet, None, f"rad {offset + 1} ovanför rubrikraden", number))
     if named_sheet:
-        extra.append(_hit(None, None, "bladets namn"))
+        hits.append(_hit(None, None, "bladets namn", number))
+    if any(found[n_headers + n_preamble + 1 :]):
+        where = (
+            "arbetsbokens kommentarer, formler eller egenskaper"
+            if table.sheet
+            else "filens metadata"
+        )
+        hits.append(_hit(None, None, where, None))
     prefixed = [
         f"{labels.get(p.column, p.column)}: {p.luhn} av {p.dated} nummer med datumform har "
         "giltig kontrollsiffra (slumpen ger ungefär 1 av 10)"
         for p in scan.prefixed
     ]
-    return pl.concat([hits, *extra]) if extra else hits, prefixed
+    return pl.concat(hits), prefixed
 
 
-def _hit(sheet: str | None, row: int | None, where: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        {"blad": [sheet], ROW_COLUMN: [row], "kolumn": [where], "_label": [where]},
-        schema={"blad": pl.String, ROW_COLUMN: pl.Int64, "kolumn": pl.String, "_label": pl.String},
-    )
+HIT_SCHEMA = pl.Schema(
+    {
+        "blad": pl.String,
+        ROW_COLUMN: pl.Int64,
+        "kolumn": pl.String,
+        "_label": pl.String,
+        "_nr": pl.Int64,
+    }
+)
+
+
+def _hit(sheet: str | None, row: int | None, where: str, number: int | None) -> pl.DataFrame:
+    return pl.DataFrame([(sheet, row, where, where, number)], schema=HIT_SCHEMA, orient="row")
 
 
 def ensure_no_personnummer(tables: list[Table]) -> None:
@@ -300,13 +329,13 @@ def ensure_no_personnummer(tables: list[Table]) -> None:
     if hits.height:
         first = hits.row(0, named=True)
         where = f"{first['_label']}" + (f", rad {first[ROW_COLUMN]}" if first[ROW_COLUMN] else "")
-        sheet = f" på bladet {_sheet_label(first['blad'])}" if first["blad"] else ""
+        sheet = f" på blad nr {first['_nr']}" if first["_nr"] else ""
         raise FileRejected(
             f"Filen innehåller {hits.height} personnummer eller samordningsnummer (första: "
             f"{where}{sheet}). Hela filen avvisas och inget ur den sparas; numren visas inte. "
             "Be parten om en ny export där varje person har en pseudonym (se docs/indata.md) "
             "och ta bort filen ur råmappen.",
-            hits=hits.drop("_label"),
+            hits=hits.drop("_label", "_nr"),
         )
     if prefixed:
         raise FileRejected(
@@ -314,7 +343,7 @@ def ensure_no_personnummer(tables: list[Table]) -> None:
             + "; ".join(prefixed)
             + ". Hela filen avvisas och inget ur den sparas. Be parten använda en pseudonym "
             "som inte bygger på personnumret (se docs/indata.md) och ta bort filen ur råmappen.",
-            hits=_hit(None, None, "nycklarna").drop("_label"),
+            hits=_hit(None, None, "nycklarna", None).drop("_label", "_nr"),
         )
 
 
@@ -343,13 +372,6 @@ class Export:
     @property
     def rows(self) -> int:
         return sum(s.rows for s in self.sheets)
-
-
-def _clean_text(df: pl.DataFrame) -> pl.DataFrame:
-    """Trim cells; an empty cell is a missing value."""
-    return df.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in df.columns if c != ROW_COLUMN
-    )
 
 
 def _read_quarantine(fil: str, table: Table, mapping: dict[int, str]) -> pl.DataFrame:
@@ -399,16 +421,17 @@ def _sheet_text(fil: str, table: Table, mapping: dict[int, str]) -> SheetText:
             for c in CANONICAL_COLUMNS
         ),
     )
-    return SheetText(
-        table.sheet,
-        _clean_text(text),
-        _read_quarantine(fil, table, mapping),
-        table.cells.height,
-    )
+    return SheetText(table.sheet, text, _read_quarantine(fil, table, mapping), table.cells.height)
 
 
 def read_tables(file: RawFile) -> list[Table]:
     """The file's tables as the readers give them; FileRejected when it cannot be read."""
+    if file.unreadable_name:
+        raise FileRejected(
+            "Filens namn innehåller tecken som inte kan läsas som text (namnet kommer troligen "
+            "ur en zip-fil från Windows). Filen lästes inte. Byt namn på den, med bara "
+            "bokstäver, siffror, bindestreck och understreck."
+        )
     if file.name_has_personnummer:
         raise FileRejected(
             "Filens eller mappens namn innehåller ett personnummer eller samordningsnummer "
@@ -435,6 +458,12 @@ def read_tables(file: RawFile) -> list[Table]:
         ) from exc
 
 
+def sheets_read(tables: list[Table], sheets: list[SheetText]) -> list[Table]:
+    """The tables that were read as exports."""
+    read = {s.sheet for s in sheets}
+    return [t for t in tables if t.sheet in read]
+
+
 def load_export(file: RawFile) -> Export:
     """Read an export into canonical text tables; FileRejected if it must be rejected whole.
 
@@ -454,18 +483,26 @@ def load_export(file: RawFile) -> Export:
             rejected.append((table, mapping))
     if not sheets:
         best, mapping = max(rejected, key=lambda tm: len(set(tm[1].values())))
-        where = f"Bladet {_sheet_label(best.sheet)}: " if best.sheet and len(rejected) > 1 else ""
+        where = f"Blad {_sheet_label(best)}: " if best.sheet and len(rejected) > 1 else ""
         raise FileRejected(where + missing_columns_message(best, mapping))
     for table, mapping in rejected:
         why = missing_columns_message(table, mapping)
-        notes.append(f"Bladet {_sheet_label(table.sheet)} lästes inte: {why}")
+        notes.append(f"Blad {_sheet_label(table)} lästes inte: {why}")
     for table in tables:
         if table.preamble:
             n = len(table.preamble)
             notes.append(
                 f"{n} {'rad' if n == 1 else 'rader'} ovanför rubrikraden"
-                + (f" på bladet {_sheet_label(table.sheet)}" if table.sheet else "")
+                + (f" på blad {_sheet_label(table)}" if table.sheet else "")
                 + " lästes inte som data."
+            )
+    merged = sum(t.merged_cells for t in sheets_read(tables, sheets))
+    if merged:
+        notes.append(f"{merged} celler i sammanfogade områden fick värdet i områdets första cell.")
+    for table in tables:
+        for position in table.skipped_columns:
+            notes.append(
+                f"Kolumn nr {position + 1} har en typ som inte kan läsas som text och lästes inte."
             )
     blank = sum(t.blank_rows for t in tables)
     if blank:

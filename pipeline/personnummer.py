@@ -4,22 +4,26 @@ The rule is the data contract's (section 1, "Personnummer and samordningsnummer"
 Swedish summary for users is in the README and docs/antaganden.md (I5):
 
 - A *personnummer-shaped number* is 10 or 12 digits, optionally split before the last four
-  by a separator a person types (``-``, ``+``, en or em dash, a minus sign, spaces), whose
-  date part is a real calendar date (day + 60 for a samordningsnummer). The check digit
-  does not matter.
+  by what a person types (hyphens and dashes of every kind, plus, spaces, invisible
+  characters, a line break), whose date part is a real calendar date (day + 60 for a
+  samordningsnummer). The check digit does not matter. Text is read after Unicode
+  normalization (NFKC: fullwidth digits are digits), with invisible characters removed.
 - *Standing alone* (the whole cell, or a part of it set off by anything but a letter or a
-  digit) it rejects the whole file. A value stored as a number is also read with the
-  leading zero a spreadsheet drops (8 or 9 digits padded to 10: people born 2000–2009).
-- *Glued* into a longer key it is part of a pseudonym. A key is a run of letters and
-  digits, possibly joined by hyphens (``P8503121234``, ``KT1-0042``, a UUID). Such
-  look-alikes reject the file only when a column's look-alikes are dated far more often
-  than random digits are *and* pass the check digit far more often than one time in ten:
-  a party that "pseudonymized" by adding a prefix to the personnummer.
+  digit, a hyphen included) it rejects the whole file. A value written as a number is read
+  as its digits whatever the notation (`8112189876`, `8.112189876E9`, `811218987.0`,
+  `8 112 189 876`), and with the leading zero a spreadsheet drops (8 or 9 digits: people
+  born 2000–2009).
+- *Glued* to letters inside a key it is part of a pseudonym: `P8503121234`, or the groups
+  of a UUID. So are longer runs of digits (`20248112189876`). Such look-alikes reject the
+  file only when a column's look-alikes are dated far more often than random digits are
+  *and* pass the check digit far more often than one time in ten: a party that
+  "pseudonymized" by adding something to the personnummer.
 
 Everything here is vectorized: a cheap regular expression picks the few cells that could
-hold a number at all, and only those are split into tokens (`tokens`), a long frame in
-which a standalone number is one pure-digit token, or a 6/8-digit token, a separator and a
-4-digit token. Nothing found is ever returned as a value: results name rows and columns.
+hold a number at all, and only those are normalized and split into tokens (`tokens`), a
+long frame in which a standalone number is one 10- or 12-digit token, or a 6/8-digit
+token, a separator and a 4-digit token. Nothing found is ever returned as a value: results
+name rows and columns.
 """
 
 from __future__ import annotations
@@ -29,25 +33,35 @@ from dataclasses import dataclass
 
 import polars as pl
 
-# What a person types between the date and the last four digits (besides nothing).
-DASHES = "\\-+\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
-SPACES = " \t\u00a0\u2009\u202f"
-_SEPARATOR = f"^[{SPACES}]{{0,2}}[{DASHES}]?[{SPACES}]{{0,2}}$"
+# After normalization (`normalized`) every dash is "-" and every space " ".
+_SEPARATOR = r"^ {0,3}[-+]{0,2} {0,3}$"
 
-# A token: a key (letters and digits, joined by hyphens, as in KT1-0042 or a UUID), or one
-# other character. Anything else sets a number off, the underscore included (contract).
-_TOKEN = r"[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*|[^\p{L}\p{N}]"
-# A key that is a number on its own: 10 or 12 digits, or 6/8 + hyphen + 4.
-_PURE = r"^(?:[0-9]{10}|[0-9]{12}|[0-9]{6}(?:[0-9]{2})?-[0-9]{4})$"
+_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+# A token: a UUID (one key, as a pseudonym is), a run of letters and digits, or one other
+# character. Anything but a letter or a digit sets a number off (contract), hyphens too.
+_TOKEN = rf"{_UUID}|[\p{{L}}\p{{N}}]+|[^\p{{L}}\p{{N}}]"
+_PURE = r"^(?:[0-9]{10}|[0-9]{12})$"
 _HEAD = r"^[0-9]{6}(?:[0-9]{2})?$"
 _TAIL = r"^[0-9]{4}$"
-# A whole cell of 8 or 9 digits: a number that may have lost its leading zero(s).
-_DROPPED_ZERO = r"^[0-9]{8,9}$"
-# Cheap first filter, a superset of every candidate: ten digits within a short stretch.
-_ANY_CANDIDATE = rf"[0-9]{{6}}(?:[0-9]{{2}})?[^\p{{L}}\p{{N}}]{{0,5}}[0-9]{{4}}|{_DROPPED_ZERO}"
-# Digit groups inside a key, for the statistical test.
-_GLUED_RUN = r"[0-9]+(?:-[0-9]+)?"
-_GLUED_SHAPE = _PURE
+# A whole cell written as a number: digits, a decimal part of zeros, an exponent, or
+# thousands set off by spaces (as a spreadsheet shows it).
+_NUMBER = r"^[+]?(?:[0-9]+(?:[.,][0-9]+)?(?:[eE][+]?[0-9]{1,2})?|[0-9]{1,3}(?: [0-9]{3}){2,3})$"
+# Cheap first filter, a superset of every candidate before normalization: ten digits (of
+# any script) within a short stretch, or a number in another notation.
+_ANY_CANDIDATE = (
+    r"\p{Nd}{6}(?:\p{Nd}{2})?[^\p{L}\p{Nd}]{0,10}\p{Nd}{4}"
+    r"|\p{Nd}{8}"
+    r"|[0-9][.,][0-9]{5,}[eE]"
+    r"|[0-9]{1,3}[ \u00a0\u202f][0-9]{3}[ \u00a0\u202f][0-9]{3}"
+)
+# Invisible characters a copy from a web page or a system can carry inside a number.
+_INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]"
+_DASH = "[\\p{Pd}\u2212\u2043\ufe63\uff0d]"
+_ARABIC_INDIC = {chr(0x0660 + d): str(d) for d in range(10)} | {
+    chr(0x06F0 + d): str(d) for d in range(10)
+}
+# Digit groups inside keys and long runs, for the statistical test.
+_DIGIT_RUN = r"[0-9]{10,16}"
 
 # Years a 12-digit number's date part may have.
 FIRST_YEAR, LAST_YEAR = 1800, 2099
@@ -69,6 +83,19 @@ P_DATED = 2 * (100 * 337 + 25 * 29 + 75 * 28) / 1_000_000
 def candidate_filter(text: pl.Expr) -> pl.Expr:
     """True where a cell could hold a personnummer-shaped number (cheap, vectorized)."""
     return text.str.contains(_ANY_CANDIDATE).fill_null(False)
+
+
+def normalized(text: pl.Expr) -> pl.Expr:
+    """The text as the rule reads it: NFKC (fullwidth digits and dashes become ASCII),
+    Arabic-Indic digits as digits, invisible characters removed, every dash "-", every kind
+    of space and line break " "."""
+    return (
+        text.str.normalize("NFKC")
+        .str.replace_many(_ARABIC_INDIC)
+        .str.replace_all(_INVISIBLE, "")
+        .str.replace_all(_DASH, "-")
+        .str.replace_all(r"\s", " ")
+    )
 
 
 # --- Dates and the check digit -------------------------------------------------------------
@@ -136,22 +163,32 @@ def tokens(cells: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-_ONE_KEY = r"^[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*$"
+_ONE_KEY = r"^[\p{L}\p{N}]+$"
 
 
 def _split_cells(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(cells that are one key, the other cells): most pseudonyms are one key, and a cell
-    that is one key needs no tokens (it is a number on its own or a key with digits)."""
+    """(cells that are one run of letters and digits, the other cells): most pseudonyms are
+    one run, and such a cell needs no tokens (it is a number on its own or a key)."""
     one = pl.col("text").str.contains(_ONE_KEY).fill_null(False)
     return cells.filter(one), cells.filter(~one)
+
+
+def _as_number(text: pl.Expr) -> pl.Expr:
+    """The digits of a cell written as a whole number (any notation), else null."""
+    plain = text.str.replace_all(" ", "").str.replace(",", ".")
+    value = plain.cast(pl.Float64, strict=False)
+    whole = (value == value.floor()) & (value >= 1e7) & (value < 1e12)
+    return pl.when(text.str.contains(_NUMBER) & whole).then(value.cast(pl.Int64).cast(pl.String))
 
 
 def standalone_numbers(cells: pl.DataFrame) -> pl.DataFrame:
     """Personnummer-shaped numbers standing alone in cells (id, text): id, digits, kind.
 
-    kind: `fristaende` (written as a number in the text), `tal` (a cell of 8–9 digits read
-    with its dropped leading zero). Only numbers with a real date part are returned.
+    kind: `fristaende` (written as digits in the text), `tal` (a cell written as a number,
+    read as its digits, 8–9 of them with the dropped leading zero). Only numbers with a
+    real date part are returned.
     """
+    cells = cells.with_columns(pl.col("text").pipe(normalized))
     single, other = _split_cells(cells)
     toks = tokens(other)
     keys = pl.concat(
@@ -161,7 +198,7 @@ def standalone_numbers(cells: pl.DataFrame) -> pl.DataFrame:
         ]
     )
     pure = keys.filter(pl.col("tok").str.contains(_PURE)).select(
-        "id", digits=pl.col("tok").str.replace_all("-", ""), kind=pl.lit("fristaende")
+        "id", digits="tok", kind=pl.lit("fristaende")
     )
     # A 6/8-digit key, a typed separator, a 4-digit key: the separator is the text between
     # two consecutive keys (every key is followed by the non-key tokens up to the next).
@@ -182,30 +219,50 @@ def standalone_numbers(cells: pl.DataFrame) -> pl.DataFrame:
         )
         .select("id", digits=pl.col("tok") + pl.col("following"), kind=pl.lit("fristaende"))
     )
-    stripped = pl.col("text").str.strip_chars()
-    number = cells.filter(stripped.str.contains(_DROPPED_ZERO)).select(
-        "id", digits=stripped.str.zfill(10), kind=pl.lit("tal")
+    digits = _as_number(pl.col("text").str.strip_chars())
+    number = (
+        cells.select("id", digits=digits)
+        .drop_nulls("digits")
+        .filter(pl.col("digits").str.len_chars().is_in([8, 9, 10, 12]))
+        .select(
+            "id",
+            digits=pl.when(pl.col("digits").str.len_chars() < 10)
+            .then(pl.col("digits").str.zfill(10))
+            .otherwise(pl.col("digits")),
+            kind=pl.lit("tal"),
+        )
     )
     found = pl.concat([pure, split, number])
     return found.filter(is_dated(pl.col("digits")))
 
 
 def glued_numbers(cells: pl.DataFrame) -> pl.DataFrame:
-    """Digit groups of personnummer shape inside keys (id, digits, dated, luhn)."""
+    """Digit groups of personnummer length in keys and long runs (id, digits, dated, luhn).
+
+    A run of 10 or 12 digits is one look-alike; a run of 11–16 digits (12 included) also
+    gives its first and its last ten digits, where a personnummer with digits added would be.
+    """
+    cells = cells.with_columns(pl.col("text").pipe(normalized))
     single, other = _split_cells(cells)
     keys = pl.concat(
         [
             single.select("id", tok="text"),
             tokens(other).filter(pl.col("is_key")).select("id", "tok"),
         ]
-    ).filter(~pl.col("tok").str.contains(_PURE))
-    runs = (
-        keys.select("id", run=pl.col("tok").str.extract_all(_GLUED_RUN))
-        .explode("run")
-        .filter(pl.col("run").str.contains(_GLUED_SHAPE).fill_null(False))
-        .select("id", digits=pl.col("run").str.replace_all("-", ""))
     )
-    return runs.with_columns(dated=is_dated(pl.col("digits"))).with_columns(
+    runs = keys.select("id", run=pl.col("tok").str.extract_all(_DIGIT_RUN)).explode("run")
+    length = pl.col("run").str.len_chars()
+    # A run of exactly 10 digits is standalone when it is the whole key (checked there).
+    exact = runs.filter(length.is_in([10, 12])).select("id", digits="run")
+    long = runs.filter(length.is_in([11, *range(12, 17)]))
+    windows = pl.concat(
+        [
+            long.select("id", digits=pl.col("run").str.slice(0, 10)),
+            long.select("id", digits=pl.col("run").str.slice(length - 10, 10)),
+        ]
+    )
+    found = pl.concat([exact, windows])
+    return found.with_columns(dated=is_dated(pl.col("digits"))).with_columns(
         luhn=pl.col("dated") & luhn_valid(pl.col("digits"))
     )
 
@@ -349,17 +406,14 @@ def text_has_personnummer(text: str) -> bool:
     return texts_with_personnummer([text])[0]
 
 
-_MASKED = re.compile(r"[0-9]{6}(?:[0-9]{2})?[^0-9A-Za-zÅÄÖåäö]{0,3}[0-9]{4}|[0-9]{8,9}")
-
-
 def mask_text(text: str) -> str:
-    """A text (a file or sheet name) with every run of digits that could be a personnummer
-    shown as X.
+    """A text (a file or sheet name) that holds a personnummer, with every digit shown as X:
+    whatever way the number was written, none of it is shown.
 
     >>> mask_text("2025_850312-1234.csv")
-    '2025_XXXXXX-XXXX.csv'
+    'XXXX_XXXXXX-XXXX.csv'
     """
-    return _MASKED.sub(lambda found: re.sub("[0-9]", "X", found.group()), text)
+    return re.sub(r"\d", "X", text)
 
 
 __all__ = [

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
+import html
 import io
 import re
 import zipfile
@@ -70,6 +72,10 @@ class Table:
     preamble: tuple[str, ...] = ()  # rows above the heading, as text
     blank_rows: int = 0
     encoding: str | None = None
+    number: int = 1  # the sheet's place in the workbook (messages name sheets by number)
+    hidden_text: tuple[str, ...] = ()  # text outside the cells (comments, metadata): scanned
+    merged_cells: int = 0  # cells filled from a merged range
+    skipped_columns: tuple[int, ...] = ()  # columns that cannot be text (left out)
 
 
 def cell_columns(n: int) -> list[str]:
@@ -99,12 +105,12 @@ def _looks_like_utf16(data: bytes) -> str | None:
 def decode(data: bytes) -> tuple[str, str]:
     """The text of a CSV file and the name of its encoding (for the data-quality summary).
 
-    Undecodable bytes become U+FFFD (their rows are quarantined, the rest is read). A file
-    that is not valid UTF-8 is read as UTF-8 when most of its non-ASCII bytes form valid
-    UTF-8 sequences (a few stray bytes), else as Windows-1252 (Swedish Excel).
+    Undecodable bytes become U+FFFD (their rows are quarantined, the rest is read).
 
     >>> decode("Kön".encode("cp1252"))
     ('Kön', 'windows-1252')
+    >>> decode("Kön\\n".encode() + "Åbacka".encode("cp1252"))
+    ('Kön\\nÅbacka', 'utf-8 (med rader i windows-1252)')
     >>> decode(b"\\xef\\xbb\\xbfK\\xc3\\xb6n")
     ('Kön', 'utf-8 med BOM')
     """
@@ -120,18 +126,39 @@ def decode(data: bytes) -> tuple[str, str]:
         return body.decode("utf-8"), label
     except UnicodeDecodeError as exc:
         first_bad = exc.start
-    # Decide on the stretch up to and around the first bad byte: a UTF-8 file with a stray
-    # byte has valid multi-byte letters there; a Windows-1252 file has none.
+    # A file of UTF-8 with lines in Windows-1252 (pasted from elsewhere) is read line by
+    # line; one with no valid UTF-8 letters at all is Windows-1252 (Swedish Excel).
     sample = body[: max(first_bad + 4096, 1 << 16)]
-    valid = len(_UTF8_MULTIBYTE.findall(sample))
-    invalid = sample.decode("utf-8", errors="replace").count(REPLACEMENT)
-    if bom or (valid > 0 and valid >= invalid):
-        return body.decode("utf-8", errors="replace"), f"{label} (med ogiltiga tecken)"
-    return body.decode("windows-1252", errors="replace"), "windows-1252"
+    if not bom and not _UTF8_MULTIBYTE.search(sample):
+        return body.decode("windows-1252", errors="replace"), "windows-1252"
+    return _decode_lines(body), f"{label} (med rader i windows-1252)"
+
+
+def _decode_lines(body: bytes) -> str:
+    """Each line as UTF-8, or as Windows-1252 when it is not UTF-8 and has no UTF-8 letters
+    (bytes neither can read become U+FFFD, and their rows are quarantined). A loop over the
+    lines of the rare file that mixes the two."""
+    out = []
+    for line in body.split(b"\n"):
+        try:
+            out.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            mixed = _UTF8_MULTIBYTE.search(line) is not None
+            out.append(line.decode("utf-8" if mixed else "windows-1252", errors="replace"))
+    return "\n".join(out)
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
 
 
 def _is_binary(data: bytes) -> str | None:
-    """What a non-text file looks like (so that its message can say), else None."""
+    """What a non-text file looks like (so that its message can say), else None.
+
+    A stray NUL byte in a text file is a bad character in one row, not a binary file: only
+    many control characters (beyond UTF-16, whose every other byte is NUL) make it binary.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_like_utf16(data):
+        return None
     if data.startswith(b"PK\x03\x04"):
         return "en XLSX- eller zip-fil"
     if data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -140,33 +167,26 @@ def _is_binary(data: bytes) -> str | None:
         return "en Parquet-fil"
     if data.startswith(b"%PDF"):
         return "en PDF-fil"
-    if b"\x00" in data[:4096] and not _looks_like_utf16(data):
+    head = data[:4096]
+    controls = len(_CONTROL.findall(head))
+    if controls > max(8, len(head) // 20):  # text has next to no control characters
         return "en binärfil"
     return None
 
 
 def normalize_line_endings(text: str) -> str:
-    """CR-only files as LF lines; in a file of LF or CRLF lines a stray CR is a space.
-
-    A file of only LF or only CRLF line ends is returned as it is (the same object).
+    """Every line end as LF: CRLF, LF and a lone CR (old Mac Excel, or a mixture) all end
+    a line, as in Python's csv module and in Excel. A file of only LF or only CRLF line
+    ends is returned as it is (the same object): both are read as they are.
 
     >>> normalize_line_endings("a\\r\\nb\\rc\\n")
-    'a\\nb c\\n'
+    'a\\nb\\nc\\n'
     >>> normalize_line_endings("a\\r\\nb\\r\\n")
     'a\\r\\nb\\r\\n'
-    >>> normalize_line_endings("a\\rb\\rc")
-    'a\\nb\\nc'
     """
-    if "\r" not in text:
+    if "\r" not in text or text.count("\r") == text.count("\r\n"):
         return text
-    crlf = text.count("\r\n")
-    if text.count("\r") == crlf:
-        return text  # LF or CRLF: both are read as they are
-    text = text.replace("\r\n", "\n")
-    lone_cr = text.count("\r")
-    if lone_cr > text.count("\n"):  # mostly CR: old Mac Excel, or mixed with a few LF
-        return text.replace("\r", "\n")
-    return text.replace("\r", " ")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -183,26 +203,57 @@ def _lines(text: str) -> pl.DataFrame:
     )
 
 
-def records(text: str) -> pl.DataFrame:
+# A last column without a heading is a column when at least this share of rows has it.
+UNNAMED_COLUMN_SHARE = 0.9
+# How many lines one quoted cell may run over before its opening quote is taken for a
+# stray one (a cell of comments may hold a few line breaks; a stray quote would swallow
+# every row after it).
+MAX_LINES_IN_A_CELL = 50
+
+
+def records(text: str, sep: str) -> pl.DataFrame:
     """The records of a CSV text: `row` (as a spreadsheet numbers them), rec (the text),
     first and last line of the text file.
 
-    Lines are joined while a quoted field is open (an odd number of quotes so far), so a
-    cell with a line break is one record, as a spreadsheet shows it. When the file ends
-    inside a quote, one stray quote would swallow every row after it, so the lines are then
-    read one by one.
+    A line continues on the next only when it ends inside a quoted cell: a cell that starts
+    with a quote and has not closed (a quote inside an unquoted cell, `5" skärm`, is a
+    character). The few lines that open such a cell are followed in a loop until it closes;
+    one that does not close within MAX_LINES_IN_A_CELL lines is a line of its own.
     """
     lines = _lines(text)
-    quotes = lines.select(pl.col("rec").str.count_matches('"')).to_series()
-    if '"' in text and int(quotes.sum()) % 2 == 0:
-        open_before = ((quotes.cum_sum() - quotes) % 2).cast(pl.Boolean)
-        lines = (
-            lines.with_columns(_record=(~open_before).cum_sum())
-            .group_by("_record", maintain_order=True)
-            .agg(pl.col("rec").str.join("\n"), pl.col("first").min(), pl.col("last").max())
-            .drop("_record")
-        )
-    return lines.with_columns(row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+    if '"' not in text:
+        return lines.with_columns(row=pl.col("first"))
+    s = re.escape(sep)
+    opens_cell = rf'(?:^|{s})"(?:[^"]|"")*$'
+    starts = lines.filter(pl.col("rec").str.contains(opens_cell))["first"].to_list()
+    if not starts:
+        return lines.with_columns(row=pl.col("first"))
+    texts = lines["rec"].to_list()
+    pattern = re.compile(opens_cell, re.S)
+    group = list(range(len(texts)))
+    done = -1
+    for start in starts:  # a loop over the few lines that open a quoted cell
+        first = start - 1
+        if first <= done:
+            continue
+        record, last = texts[first], first
+        while (
+            pattern.search(record) and last + 1 < len(texts) and last - first < MAX_LINES_IN_A_CELL
+        ):
+            last += 1
+            record += "\n" + texts[last]
+        if pattern.search(record):
+            continue  # it never closes: a stray quote, the line is read on its own
+        for n in range(first, last + 1):
+            group[n] = first
+        done = last
+    return (
+        lines.with_columns(_record=pl.Series(group, dtype=pl.Int64))
+        .group_by("_record", maintain_order=True)
+        .agg(pl.col("rec").str.join("\n"), pl.col("first").min(), pl.col("last").max())
+        .drop("_record")
+        .with_columns(row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+    )
 
 
 def _field_pattern(sep: str) -> str:
@@ -310,15 +361,16 @@ def _problems(split: pl.DataFrame, n: int, named: int, sep: str) -> pl.DataFrame
         detalj=pl.format("{} fält, rubrikraden har {}", "count", pl.lit(named)) + span,
     )
     columns = cell_columns(n)
+    unreadable = f"[{REPLACEMENT}\x00]"
     suspect = split.filter(
-        pl.any_horizontal(pl.col(c).str.contains(REPLACEMENT, literal=True) for c in columns)
+        pl.any_horizontal(pl.col(c).str.contains(unreadable) for c in columns)
         if columns
         else pl.lit(False)
     )
     bad_bytes = (
         suspect.select(
             ROW_COLUMN,
-            *(pl.col(c).str.contains(REPLACEMENT, literal=True).fill_null(False) for c in columns),
+            *(pl.col(c).str.contains(unreadable).fill_null(False) for c in columns),
         )
         .unpivot(index=ROW_COLUMN, variable_name="column", value_name="bad")
         .filter("bad")
@@ -346,27 +398,6 @@ def _decoded_text(data: bytes) -> tuple[str, str]:
     if not decoded.strip("\ufeff \t\r\n"):
         raise Unreadable("Filen är tom.")
     return normalize_line_endings(decoded), encoding
-
-
-def blank_rows(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
-    """True for rows with nothing but empty cells and spaces (skipped and counted).
-
-    Cheap for millions of rows: only rows whose cells hold few bytes in all are stripped.
-    """
-    if not columns:
-        return pl.Series([True] * frame.height, dtype=pl.Boolean)
-    total = frame.select(
-        pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in columns)
-    ).to_series()
-    small = total <= 4 * len(columns)
-    if not small.any():
-        return small
-    blank = small.clone()
-    few = frame.filter(small)
-    exact = few.select(
-        pl.all_horizontal(pl.col(c).str.strip_chars().fill_null("") == "" for c in columns)
-    ).to_series()
-    return blank.scatter(small.arg_true(), exact)
 
 
 def _fast_table(
@@ -418,19 +449,16 @@ def _fast_table(
         return None
     if raw.count(sep.encode()) != (n - 1) * frame.height:
         return None
-    body = frame.slice(1).select(
-        pl.col(ROW_COLUMN).cast(pl.Int64),
-        *columns,
-        pl.lit(None, pl.String).alias(EXTRA_COLUMN),
+    body = _stripped(
+        frame.slice(1).select(
+            pl.col(ROW_COLUMN).cast(pl.Int64),
+            *columns,
+            pl.lit(None, pl.String).alias(EXTRA_COLUMN),
+        ),
+        n,
     )
-    # A blank row (nothing but separators and spaces) has an empty or short first cell:
-    # only such rows are looked at closer (the first cell is usually the id).
-    short_first = body.filter(pl.col("c0").is_null() | (pl.col("c0").str.len_bytes() <= 2))
-    kept = body
-    if short_first.height:
-        blank = short_first.filter(blank_rows(short_first, columns)).select(ROW_COLUMN)
-        if blank.height:
-            kept = body.join(blank, on=ROW_COLUMN, how="anti", maintain_order="left")
+    # A blank row (nothing but separators and spaces) is all missing once trimmed.
+    kept = body.filter(~pl.all_horizontal(pl.col(c).is_null() for c in columns))
     problems = (
         _problems(
             kept.with_columns(
@@ -471,39 +499,55 @@ def _plain_utf8(data: bytes) -> tuple[bytes, str] | None:
 
 def read_csv_tables(data: bytes, header_score: HeaderScore, perfect: int) -> list[Table]:
     """A CSV export as one Table (see the module docstring)."""
+    data = data.rstrip(b"\x1a\x00")  # end-of-file marks some old programs write
     if not re.search(rb"\S", data):
         raise Unreadable("Filen är tom.")
     plain = _plain_utf8(data) if _is_binary(data) is None else None
     if plain is not None and re.search(rb"[^\s\xef\xbb\xbf]", plain[0][:4096]):
         # Valid UTF-8 (polars checks it): no decoding of the whole file. A U+FFFD written in
         # such a file is text someone wrote, not a byte this reader could not read.
-        fast = _fast_table(*plain, header_score, perfect, replaced=False)
+        fast = _fast_table(*plain, header_score, perfect, replaced=b"\x00" in plain[0])
         if fast is not None:
             return [fast]
     text, encoding = _decoded_text(data)
     if plain is None:
-        replaced = REPLACEMENT in text
+        replaced = REPLACEMENT in text or "\x00" in text
         fast = _fast_table(text.encode("utf-8"), encoding, header_score, perfect, replaced)
         if fast is not None:
             return [fast]
     quoted = '"' in text
-    recs = records(text)
-    head = recs.filter(pl.col("rec").str.strip_chars() != "").head(HEADER_SEARCH_ROWS)
-    rows = list(zip(head["row"].to_list(), head["rec"].to_list(), strict=True))
-    sep, candidates = _separator_and_candidates(rows, quoted, header_score, perfect)
+    first_lines = text.replace("\r\n", "\n").split("\n", 4 * HEADER_SEARCH_ROWS)
+    rows = [(n + 1, line) for n, line in enumerate(first_lines[: 4 * HEADER_SEARCH_ROWS])]
+    sep, _ = _separator_and_candidates(
+        [(n, line) for n, line in rows if line.strip()][:HEADER_SEARCH_ROWS],
+        quoted,
+        header_score,
+        perfect,
+    )
+    recs = records(text, sep)
     recs = recs.with_columns(blank=~pl.col("rec").str.contains(rf'[^{re.escape(sep)}"\s]'))
+    head = recs.filter(~pl.col("blank")).head(HEADER_SEARCH_ROWS)
+    candidates = [
+        (row, _fields_of(line, sep, quoted))
+        for row, line in zip(head["row"].to_list(), head["rec"].to_list(), strict=True)
+    ]
+    if not candidates:
+        raise Unreadable("Filen innehåller inga rader med text.")
     header_row, headers = _choose_header(candidates, header_score)
-    n = len(headers)
-    named = max((i + 1 for i, h in enumerate(headers) if h.strip()), default=n)
     before = recs.filter((pl.col("row") < header_row) & ~pl.col("blank"))
     body = recs.filter(pl.col("row") > header_row)
-    kept = split_records(body.filter(~pl.col("blank")), sep, quoted, n)
+    data_rows = body.filter(~pl.col("blank"))
+    headers = _with_unnamed_columns(headers, data_rows, sep, quoted)
+    n = len(headers)
+    named = max((i + 1 for i, h in enumerate(headers) if h.strip()), default=n)
+    kept = split_records(data_rows, sep, quoted, n)
+    cells = _stripped(kept.select(ROW_COLUMN, *cell_columns(n), EXTRA_COLUMN), n)
     return [
         Table(
             sheet=None,
             headers=tuple(headers),
             header_row=header_row,
-            cells=kept.select(ROW_COLUMN, *cell_columns(n), EXTRA_COLUMN),
+            cells=cells,
             problems=_problems(kept, n, named, sep),
             preamble=tuple(before["rec"].to_list()),
             blank_rows=body.height - kept.height,
@@ -512,80 +556,177 @@ def read_csv_tables(data: bytes, header_score: HeaderScore, perfect: int) -> lis
     ]
 
 
+def _with_unnamed_columns(headers: list[str], rows: pl.DataFrame, sep: str, quoted: bool):
+    """The heading widened by unnamed columns when nearly every row has more fields than
+    it (a last column without a heading): they are columns, not ragged rows."""
+    if rows.height == 0:
+        return headers
+    counts = split_records(rows, sep, quoted, len(headers))["count"]
+    common = counts.mode().sort()[-1]
+    if common > len(headers) and (counts == common).mean() >= UNNAMED_COLUMN_SHARE:
+        return [*headers, *([""] * (common - len(headers)))]
+    return headers
+
+
+def _stripped(cells: pl.DataFrame, n: int) -> pl.DataFrame:
+    """Cells trimmed of spaces; an empty cell is a missing value."""
+    return cells.with_columns(
+        pl.col(c).str.strip_chars().replace("", None) for c in cell_columns(n)
+    )
+
+
 # --- XLSX ---------------------------------------------------------------------------------------
 
-_SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
-_REL = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
-_REL_REVERSED = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
-_FIRST_VALUE_CELL = re.compile(rb'<c\b[^>]*?\br="[A-Z]+([0-9]+)"[^>]*?(?<!/)>')
+# Elements of the workbook's XML, with or without a namespace prefix, attributes in any order.
+_ELEMENT = r"<(?:[A-Za-z_][\w.-]*:)?{name}\b([^>]*?)/?>"
+_SHEET = re.compile(_ELEMENT.format(name="sheet").encode())
+_REL = re.compile(_ELEMENT.format(name="Relationship").encode())
+_ATTRIBUTE = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
+# A cell with a value: its element followed by a value or an inline string.
+_VALUE_CELL = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\br="[A-Z]+([0-9]+)"[^>]*?(?<!/)>\s*'
+    rb"(?:<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>[^<]*</(?:[A-Za-z_][\w.-]*:)?f>)\s*)?"
+    rb"<(?:[A-Za-z_][\w.-]*:)?(?:v|is)\b"
+)
+_MERGE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"'
+)
+# Text a workbook holds besides its cells: formulas, headers and footers, validation lists.
+_HIDDEN_TEXT = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?(f|formula1|formula2|oddHeader|oddFooter|evenHeader|evenFooter|"
+    rb"firstHeader|firstFooter)\b[^>]*>([^<]*)<"
+)
+_TEXT_NODE = re.compile(rb">([^<]+)<")
 
 
-def _xml_unescape(raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace")
-    for entity, char in (
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", '"'),
-        ("&apos;", "'"),
-        ("&amp;", "&"),
-    ):
-        text = text.replace(entity, char)
-    return text
+def _attributes(raw: bytes) -> dict[str, str]:
+    """An element's attributes, names without namespace prefix (`r:id` is `id`)."""
+    return {
+        name.decode().rsplit(":", 1)[-1]: html.unescape(value.decode("utf-8", "replace"))
+        for name, value in _ATTRIBUTE.findall(raw)
+    }
 
 
-def first_rows(path: Path) -> dict[str, int]:
-    """Sheet name → the row number of its first cell with a value (calamine starts there).
+def _column_number(letters: bytes) -> int:
+    """A, B, …, Z, AA, … as 1, 2, …"""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
 
-    Read from the sheet XML's first cell element that is not empty (`<c …/>` is formatting
-    only); a sheet without such a cell is absent.
-    """
-    out: dict[str, int] = {}
-    with zipfile.ZipFile(path) as book:
-        workbook = book.read("xl/workbook.xml")
-        rels = book.read("xl/_rels/workbook.xml.rels")
-        targets = {rid: target for rid, target in _REL.findall(rels)}
-        targets |= {rid: target for target, rid in _REL_REVERSED.findall(rels)}
-        for raw_name, rid in _SHEET.findall(workbook):
-            target = targets.get(rid, b"").decode("utf-8", errors="replace").lstrip("/")
-            member = target if target.startswith("xl/") else f"xl/{target}"
-            try:
-                with book.open(member) as sheet:
-                    found = None
-                    tail = b""
-                    while found is None:  # a loop over 1 MB blocks of one sheet's XML
-                        block = sheet.read(1 << 20)
-                        if not block:
-                            break
-                        found = _FIRST_VALUE_CELL.search(tail + block)
-                        tail = block[-256:]
-            except KeyError:
-                continue
+
+@dataclass
+class SheetXml:
+    """What the readers need from a sheet's XML besides its cells (calamine gives those)."""
+
+    first_row: int = 1  # the row of its first cell with a value: calamine starts there
+    first_column: int = 1
+    merged: list[tuple[int, int, int, int]] = dataclasses.field(default_factory=list)
+    hidden_text: list[str] = dataclasses.field(default_factory=list)
+
+
+def _read_sheet_xml(sheet) -> SheetXml:
+    """One pass over a sheet's XML (in blocks): first value cell, merged cells, formulas
+    and header and footer texts."""
+    out = SheetXml()
+    found = None
+    tail = b""
+    while True:  # a loop over 1 MB blocks of one sheet's XML
+        block = sheet.read(1 << 20)
+        if not block:
+            break
+        chunk = tail + block
+        if found is None:
+            found = _VALUE_CELL.search(chunk)
             if found is not None:
-                out[_xml_unescape(raw_name)] = int(found.group(1))
+                out.first_row = int(found.group(1))
+        for a, r1, b, r2 in _MERGE.findall(chunk):
+            merge = (int(r1), _column_number(a), int(r2), _column_number(b))
+            if merge not in out.merged:
+                out.merged.append(merge)
+        out.hidden_text += [
+            html.unescape(t.decode("utf-8", "replace")) for _, t in _HIDDEN_TEXT.findall(block)
+        ]
+        tail = block[-512:]
     return out
 
 
+def workbook_xml(path: Path) -> tuple[dict[str, SheetXml], list[str]]:
+    """Per sheet name what `_read_sheet_xml` finds, and the workbook's other text (names of
+    ranges, comments, document properties): all of it is scanned for personnummer."""
+    sheets: dict[str, SheetXml] = {}
+    other: list[str] = []
+    with zipfile.ZipFile(path) as book:
+        names = book.namelist()
+        workbook = book.read("xl/workbook.xml")
+        rels = book.read("xl/_rels/workbook.xml.rels")
+        targets = {}
+        for raw in _REL.findall(rels):
+            attrs = _attributes(raw)
+            targets[attrs.get("Id", "")] = attrs.get("Target", "")
+        for raw in _SHEET.findall(workbook):
+            attrs = _attributes(raw)
+            target = targets.get(attrs.get("id", ""), "").lstrip("/")
+            member = target if target.startswith("xl/") else f"xl/{target}"
+            if member in names:
+                with book.open(member) as sheet:
+                    sheets[attrs.get("name", "")] = _read_sheet_xml(sheet)
+        for member in names:  # a loop over the workbook's parts
+            if (
+                member.startswith(("docProps/", "xl/comments", "xl/threadedComments", "xl/persons"))
+                or member == "xl/workbook.xml"
+            ):
+                other += [
+                    html.unescape(t.decode("utf-8", "replace"))
+                    for t in _TEXT_NODE.findall(book.read(member))
+                ]
+    return sheets, other
+
+
+def _fill_merged(raw: pl.DataFrame, xml: SheetXml, columns: list[str]) -> pl.DataFrame:
+    """Cells of a merged range hold their top-left cell's value, as a spreadsheet shows."""
+    for r1, c1, r2, c2 in xml.merged:  # a loop over the sheet's few merged ranges
+        first, last = c1 - xml.first_column, c2 - xml.first_column
+        if first < 0 or last >= len(columns):
+            continue
+        top = raw.filter(pl.col(ROW_COLUMN) == r1)
+        if top.height == 0:
+            continue
+        value = top[columns[first]][0]
+        inside = pl.col(ROW_COLUMN).is_between(r1, r2)
+        raw = raw.with_columns(
+            pl.when(inside).then(pl.lit(value, pl.String)).otherwise(pl.col(c)).alias(c)
+            for c in columns[first : last + 1]
+        )
+    return raw
+
+
 def _sheet_table(
-    name: str, frame: pl.DataFrame, first_row: int, header_score: HeaderScore
+    name: str, number: int, frame: pl.DataFrame, xml: SheetXml, header_score: HeaderScore
 ) -> Table:
     """One sheet read as text (every cell a String column) as a Table."""
     n = frame.width
-    raw = frame.rename(dict(zip(frame.columns, cell_columns(n), strict=True))).with_columns(
+    columns = cell_columns(n)
+    first_row = xml.first_row
+    raw = frame.rename(dict(zip(frame.columns, columns, strict=True))).with_columns(
         pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64).alias(ROW_COLUMN)
     )
-    columns = cell_columns(n)
-    raw = raw.with_columns(_blank=blank_rows(raw, columns))
+    raw = _fill_merged(_stripped(raw, n), xml, columns)
+    raw = raw.with_columns(
+        _blank=pl.all_horizontal(pl.col(c).is_null() for c in columns) if columns else pl.lit(True)
+    )
     head = raw.filter(~pl.col("_blank")).head(HEADER_SEARCH_ROWS)
     empty_problems = pl.DataFrame(schema=PROBLEM_SCHEMA)
     if head.height == 0:
+        cells = raw.select(ROW_COLUMN, *columns).clear()
         return Table(
             name,
             (),
             None,
-            raw.select(ROW_COLUMN, *columns)
-            .clear()
-            .with_columns(pl.lit(None, pl.String).alias(EXTRA_COLUMN)),
+            cells.with_columns(pl.lit(None, pl.String).alias(EXTRA_COLUMN)),
             empty_problems,
+            number=number,
+            hidden_text=tuple(xml.hidden_text),
         )
     candidates = [
         (row[ROW_COLUMN], [row[c] or "" for c in columns]) for row in head.iter_rows(named=True)
@@ -595,6 +736,9 @@ def _sheet_table(
     body = raw.filter(pl.col(ROW_COLUMN) > header_row)
     kept = body.filter(~pl.col("_blank"))
     preamble = before.select(pl.concat_str(columns, separator=";", ignore_nulls=True)).to_series()
+    merged = sum(
+        (r2 - r1 + 1) * (c2 - c1 + 1) - 1 for r1, c1, r2, c2 in xml.merged if r2 > header_row
+    )
     return Table(
         sheet=name,
         headers=tuple(headers),
@@ -605,21 +749,31 @@ def _sheet_table(
         problems=empty_problems,
         preamble=tuple(preamble.to_list()),
         blank_rows=body.height - kept.height,
+        number=number,
+        hidden_text=tuple(xml.hidden_text),
+        merged_cells=merged,
     )
 
 
 def read_xlsx_tables(path: Path, header_score: HeaderScore) -> list[Table]:
-    """Every sheet of a workbook as a Table, cells as text with their real row numbers."""
+    """Every sheet of a workbook as a Table, cells as text with their real row numbers.
+
+    The workbook's text outside the cells (formulas, comments, headers and footers, names,
+    document properties) rides on the first table as `hidden_text`, to be scanned too.
+    """
     import fastexcel
 
     try:
-        starts = first_rows(path)
+        xml, other = workbook_xml(path)
         book = fastexcel.read_excel(str(path))
         tables = []
         for index, name in enumerate(book.sheet_names):  # a loop over sheets
             sheet = book.load_sheet(index, header_row=None, dtypes="string")
+            found = xml.get(name, SheetXml())
+            absolute = [c.absolute_index for c in sheet.available_columns()]
+            found.first_column = (min(absolute) + 1) if absolute else 1
             frame = sheet.to_polars()
-            tables.append(_sheet_table(name, frame, starts.get(name, 1), header_score))
+            tables.append(_sheet_table(name, index + 1, frame, found, header_score))
     except (zipfile.BadZipFile, KeyError) as exc:
         raise Unreadable(
             "Filen kan inte läsas som XLSX (den är skadad eller inte en Excel-arbetsbok). "
@@ -630,31 +784,42 @@ def read_xlsx_tables(path: Path, header_score: HeaderScore) -> list[Table]:
             f"Filen kan inte läsas som XLSX ({type(exc).__name__}). Öppna den i Excel och spara "
             "den igen som Excel-arbetsbok (.xlsx)."
         ) from exc
+    if tables and other:
+        tables[0] = dataclasses.replace(tables[0], hidden_text=(*tables[0].hidden_text, *other))
     return tables
 
 
 # --- Parquet ------------------------------------------------------------------------------------
 
+STOCKHOLM = "Europe/Stockholm"
 
-def as_text(df: pl.DataFrame) -> pl.DataFrame:
-    """Typed cells (dates, numbers) as the text a CSV would hold; nested types are refused."""
 
-    def text(name: str, dtype: pl.DataType) -> pl.Expr:
+def as_text(df: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """Typed cells (dates, numbers) as the text a CSV would hold, and the positions of
+    columns that cannot be text (durations and the like: they are left out, noted).
+    Nested and binary columns are refused: they could hide anything."""
+
+    def text(name: str, dtype: pl.DataType) -> pl.Expr | None:
         col = pl.col(name)
         if isinstance(dtype, pl.Datetime):
-            # A date at midnight is a date; a time part is kept so that validation rejects it.
+            # In Swedish time when the time zone is known; a date at midnight is a date; a
+            # time part is kept so that validation rejects it.
+            local = col.dt.convert_time_zone(STOCKHOLM) if dtype.time_zone else col
             return (
-                pl.when(col.dt.time() == pl.time(0))
-                .then(col.dt.date().cast(pl.String))
+                pl.when(local.dt.time() == pl.time(0))
+                .then(local.dt.date().cast(pl.String))
+                .otherwise(local.dt.replace_time_zone(None).cast(pl.String))
+            )
+        if dtype.is_float() or isinstance(dtype, pl.Decimal):
+            # 1980.0 (or a decimal 1980.0000000000) is the integer 1980.
+            number = col.cast(pl.Float64)
+            return (
+                pl.when(number == number.round(0))
+                .then(number.cast(pl.Int64, strict=False).cast(pl.String))
                 .otherwise(col.cast(pl.String))
             )
-        if dtype.is_float():
-            # 1980.0 is the integer 1980.
-            return (
-                pl.when(col == col.round(0))
-                .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-                .otherwise(col.cast(pl.String))
-            )
+        if isinstance(dtype, pl.Duration | pl.Object):
+            return None
         return col.cast(pl.String)
 
     nested = [i for i, dtype in enumerate(df.dtypes) if dtype.is_nested() or dtype == pl.Binary]
@@ -663,26 +828,61 @@ def as_text(df: pl.DataFrame) -> pl.DataFrame:
             f"Kolumn nr {nested[0] + 1} har en sammansatt eller binär typ som inte kan läsas som "
             "text. Exportera varje uppgift som en egen kolumn med text, tal eller datum."
         )
-    return df.select(text(name, dtype).alias(name) for name, dtype in df.schema.items())
+    exprs = {name: text(name, dtype) for name, dtype in df.schema.items()}
+    skipped = [i for i, e in enumerate(exprs.values()) if e is None]
+    return (
+        df.select(
+            (e if e is not None else pl.lit(None, pl.String)).alias(name)
+            for name, e in exprs.items()
+        ),
+        skipped,
+    )
+
+
+def parquet_metadata(data: bytes) -> list[str]:
+    """The texts of a Parquet file's metadata (of the file and of each column)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(io.BytesIO(data))
+    texts = []
+    for meta in [schema.metadata, *(f.metadata for f in schema)]:  # file, then each column
+        for key, value in (meta or {}).items():
+            if key == b"ARROW:schema":  # the serialized schema: its names are the headings
+                continue
+            texts += [key.decode("utf-8", "replace"), value.decode("utf-8", "replace")]
+    return texts
 
 
 def read_parquet_tables(data: bytes) -> list[Table]:
     """A Parquet export as one Table: its column names are the headings (row 1)."""
     try:
         frame = pl.read_parquet(io.BytesIO(data))
+        metadata = parquet_metadata(data)
+    except pl.exceptions.DuplicateError as exc:
+        raise Unreadable(
+            "Två kolumner i Parquet-filen har samma namn. Ge varje kolumn ett eget namn och "
+            "exportera igen."
+        ) from exc
     except Exception as exc:  # the reader's own errors: the file is rejected, the run goes on
         raise Unreadable(
             f"Filen kan inte läsas som Parquet ({type(exc).__name__}): den är skadad eller "
             "ofullständig. Be parten skicka den igen."
         ) from exc
-    text = as_text(frame)
+    text, skipped = as_text(frame)
     n = text.width
-    cells = text.rename(dict(zip(text.columns, cell_columns(n), strict=True))).with_columns(
-        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW_COLUMN),
-        pl.lit(None, pl.String).alias(EXTRA_COLUMN),
-    )
     columns = cell_columns(n)
-    kept = cells.filter(~blank_rows(cells, columns))
+    cells = _stripped(
+        text.rename(dict(zip(text.columns, columns, strict=True))).with_columns(
+            pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW_COLUMN),
+            pl.lit(None, pl.String).alias(EXTRA_COLUMN),
+        ),
+        n,
+    )
+    kept = (
+        cells.filter(~pl.all_horizontal(pl.col(c).is_null() for c in columns))
+        if columns
+        else cells.clear()
+    )
     return [
         Table(
             sheet=None,
@@ -691,5 +891,7 @@ def read_parquet_tables(data: bytes) -> list[Table]:
             cells=kept.select(ROW_COLUMN, *columns, EXTRA_COLUMN),
             problems=pl.DataFrame(schema=PROBLEM_SCHEMA),
             blank_rows=cells.height - kept.height,
+            hidden_text=tuple(metadata),
+            skipped_columns=tuple(skipped),
         )
     ]

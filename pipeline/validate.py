@@ -81,8 +81,9 @@ def _parse_date(col: str) -> pl.Expr:
 
 
 def _parse_int(col: str) -> pl.Expr:
-    # A leading + is allowed ("+5"); strip_prefix is the cheap form of replace(r"^\+", "").
-    return pl.col(col).str.strip_prefix("+").cast(pl.Int64, strict=False)
+    # A leading + is allowed ("+5"), and a whole number written as a decimal ("1980.0", as
+    # programs write a number column with gaps); strip_* are the cheap forms of replace().
+    return pl.col(col).str.strip_prefix("+").str.strip_suffix(".0").cast(pl.Int64, strict=False)
 
 
 def _fold_code(col: str) -> pl.Expr:

@@ -49,3 +49,11 @@ def test_parses_insatser_targets_and_forbund():
 def test_rejects_with_clear_message(text: str, message: str):
     with pytest.raises(CatalogError, match=message):
         parse_catalog(text)
+
+
+def test_a_personnummer_in_the_catalog_stops_the_run_and_is_not_shown():
+    text = '[[insats]]\nid = "SOC"\nnamn = "Sociala företag (kontakt 811218-9876)"\n'
+    with pytest.raises(CatalogError) as refused:
+        parse_catalog(text)
+    assert "rad 3" in str(refused.value)
+    assert "811218" not in str(refused.value) and "9876" not in str(refused.value)

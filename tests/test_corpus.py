@@ -60,7 +60,11 @@ def test_the_corpus_has_at_least_sixty_kinds():
 def test_each_case_gives_its_status_rows_rules_and_message(corpus, case):
     store = corpus[0]
     shown = case.shown_as or case.name
-    rows = store.files.filter(pl.col("fil") == shown)
+    # A masked name ends in the start of its content hash: "… [3fa2b1c9]".
+    rows = store.files.filter(
+        pl.col("fil").str.starts_with(shown + " [") if case.shown_as else pl.col("fil") == shown
+    )
+    shown = rows["fil"][0] if rows.height == 1 else shown
     assert rows.height == 1, shown
     row = rows.row(0, named=True)
     assert row["status"] == case.status, (shown, row["meddelande"])

@@ -152,7 +152,8 @@ def test_discover_sorted_and_skips_catalog_and_hidden(tmp_path: Path):
 def test_a_personnummer_in_a_file_name_is_masked_and_the_file_is_not_read(tmp_path: Path):
     (tmp_path / "850312-1234.csv").write_text("deltagare_id\nP1\n")
     [found] = discover(tmp_path)
-    assert found.relative == "XXXXXX-XXXX.csv" and found.name_has_personnummer
+    assert found.relative == f"XXXXXX-XXXX.csv [{found.sha256[:8]}]"
+    assert found.name_has_personnummer
     with pytest.raises(FileRejected, match="namn innehåller ett personnummer"):
         load_export(found)
 
@@ -168,3 +169,14 @@ def test_cells_are_trimmed_and_blank_cells_are_missing(tmp_path: Path):
     assert (row["deltagare_id"], row["insats_id"], row["kon"]) == ("P1", "SOC", "K")
     assert row["startdatum"] == "2024-01-01"
     assert row["kommun"] is None
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_and_the_run_goes_on(tmp_path: Path):
+    import os
+
+    with open(os.path.join(os.fsencode(tmp_path), b"Mj\xf6lby.csv"), "wb") as fh:
+        fh.write(b"deltagare_id\nP1\n")
+    [found] = discover(tmp_path)
+    assert found.unreadable_name and "\ufffd" in found.relative
+    with pytest.raises(FileRejected, match="inte kan läsas som text"):
+        load_export(found)

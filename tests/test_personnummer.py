@@ -45,6 +45,23 @@ def _hit(cell: str) -> bool:
         "12011234",  # and its two leading zeros: 0012011234, born 2000
         "000229-1234",  # 29 February 2000
         "(850312-1234)",
+        "EX-8503121234",  # a hyphen sets a number off as any sign does (contract)
+        "SOC-811218-9876",
+        "850312-1234-X",
+        "2024-811218-9876",
+        "811218--9876",
+        "811218-\u200b9876",  # a zero-width space, invisible on screen
+        "811218\u20029876",  # an en space
+        "811218\u00ad9876",  # a soft hyphen
+        "811218\uff0d9876",  # a fullwidth hyphen
+        "811218-\n9876",  # a line break inside a quoted cell
+        "８１１２１８－９８７６",  # fullwidth digits
+        "٨١١٢١٨-٩٨٧٦",  # Arabic-Indic digits
+        "8.112189876E9",  # a number in a program's scientific notation
+        "1.98112189876E11",
+        "8.11218987E8",  # the same, with the leading zero lost
+        "811218987.0",  # a float with the leading zero lost (born 2008)
+        "8 112 189 876",  # a number with thousands set off, as a spreadsheet shows it
     ],
 )
 def test_a_standalone_personnummer_is_found(cell: str):
@@ -55,10 +72,9 @@ def test_a_standalone_personnummer_is_found(cell: str):
     "cell",
     [
         "P8503121234",  # glued to a letter: part of a pseudonym
-        "EX-8503121234",  # a key joined by hyphens
         "KT1-0042",
-        "850312-1234-X",
-        "3f2a9c1e-4b7d-11ee-be56-850312123412",  # a UUID
+        "3f2a9c1e-4b7d-11ee-be56-850312123412",  # a UUID is one key
+        "12345678-1234-4abc-9def-198112189876",
         "850332-1234",  # 32 March is no date
         "851312-1234",  # month 13
         "010229-1234",  # 29 February 2001
@@ -178,6 +194,8 @@ def test_keys_with_a_check_digit_of_their_own_are_pseudonyms():
 
 SCHEMES = {
     "bokstav + 10 siffror": lambda r: "P" + f"{r.randrange(10**10):010d}",
+    "bokstav + 12 siffror": lambda r: "AB" + f"{r.randrange(10**12):012d}",
+    "14 siffror": lambda r: f"{r.randrange(10**13, 10**14)}",
     "UUID": lambda r: str(uuid.UUID(int=r.getrandbits(128), version=4)),
     "hexhash (SHA-1)": lambda r: hashlib.sha1(str(r.random()).encode()).hexdigest(),
     "KT1-0042": lambda r: f"KT{r.randrange(1, 10)}-{r.randrange(10000):04d}",
@@ -203,9 +221,16 @@ def test_pure_numbers_of_ten_digits_cannot_be_pseudonyms():
     assert pn.scan_frame(_column(keys), "_rad").hits.height > 0
 
 
-def test_masking_keeps_what_is_not_a_number():
+def test_masking_shows_no_digit_of_a_name_that_holds_a_personnummer():
     assert pn.mask_text("kommunen/850312-1234_export.csv") == "kommunen/XXXXXX-XXXX_export.csv"
-    assert pn.mask_text("2025-06_export.csv") == "2025-06_export.csv"
+    assert pn.mask_text("export 811218 -  9876.csv") == "export XXXXXX -  XXXX.csv"
+
+
+def test_personnummer_with_digits_added_are_caught_as_prefixed_keys():
+    rng = random.Random(11)
+    for prefix in ("2024", "P1", "99"):
+        keys = [prefix + k[1:] for k in _personnummer_keys(rng, 20)]
+        assert [p.column for p in pn.scan_frame(_column(keys), "_rad").prefixed] == ["id"], prefix
 
 
 def test_binomial_tail():

@@ -38,12 +38,24 @@ def test_encodings_are_detected(data: bytes, encoding: str):
     assert table.cells.select("c0", "c1", "c2").row(0) == ("å", "ä", "ö")
 
 
-def test_a_stray_byte_in_utf8_is_one_quarantined_cell():
-    data = "a;b;c\nSjöstad;1;2\n".encode() + b"Ekd\xe4la;3;4\n"
+def test_a_line_in_windows_1252_inside_a_utf8_file_is_read_as_such():
+    data = "a;b;c\nSjöstad;1;2\n".encode() + "Ekdäla;3;4\n".encode("cp1252")
     table = _csv(data)
-    assert table.encoding == "utf-8 (med ogiltiga tecken)"
+    assert table.encoding == "utf-8 (med rader i windows-1252)"
+    assert table.cells["c0"].to_list() == ["Sjöstad", "Ekdäla"]
+    assert table.problems.height == 0
+
+
+def test_a_byte_no_encoding_can_read_is_one_quarantined_cell():
+    data = "a;b;c\nSjöstad;1;2\n".encode() + b"Norr\x81y;3;4\n"
+    table = _csv(data)
     assert table.problems.select("_rad", "position", "regel_id").rows() == [(3, 0, "teckenkodning")]
-    assert table.cells["c0"].to_list() == ["Sjöstad", "Ekd\ufffdla"]
+    assert table.cells["c0"].to_list() == ["Sjöstad", "Norr\ufffdy"]
+
+
+def test_a_stray_nul_byte_is_a_bad_character_not_a_binary_file():
+    table = _csv(b"a;b;c\nx;1;2\ny\x00;3;4\n")
+    assert table.problems.select("_rad", "regel_id").rows() == [(3, "teckenkodning")]
 
 
 @pytest.mark.parametrize(
@@ -52,8 +64,8 @@ def test_a_stray_byte_in_utf8_is_one_quarantined_cell():
         ("a\nb\n", "a\nb\n"),
         ("a\r\nb\r\n", "a\r\nb\r\n"),
         ("a\rb\rc", "a\nb\nc"),
-        ("a\r\nb\rc\r\nd\n", "a\nb c\nd\n"),  # a lone CR among LF lines is a space
-        ("a\rb\rc\r\nd", "a\nb\nc\nd"),  # mostly CR: every CR ends a line
+        ("a\r\nb\rc\r\nd\n", "a\nb\nc\nd\n"),  # a lone CR ends a line too (as in Excel)
+        ("a\rb\rc\r\nd", "a\nb\nc\nd"),
     ],
 )
 def test_line_endings(text: str, expected: str):
@@ -94,6 +106,29 @@ def test_a_quote_that_never_closes_does_not_swallow_the_file():
     assert table.cells["c0"].to_list() == ["1", "4", "7"]
 
 
+def test_a_quote_inside_an_unquoted_cell_is_a_character():
+    table = _csv(b'a;b;c\n1;Storgatan 5" A;x\n2;y;z\n3;Storgatan 7" B;w\n4;q;X\n')
+    assert table.cells.select("_rad", "c0", "c1").rows() == [
+        (2, "1", 'Storgatan 5" A'),
+        (3, "2", "y"),
+        (4, "3", 'Storgatan 7" B'),
+        (5, "4", "q"),
+    ]
+    assert table.problems.height == 0
+
+
+def test_a_column_without_a_heading_in_every_row_is_a_column():
+    table = _csv(b"a;b;c\n1;2;3;anteckning\n4;5;6;anteckning\n")
+    assert table.headers == ("a", "b", "c", "")
+    assert table.problems.height == 0
+
+
+def test_cells_are_trimmed_and_rows_of_spaces_are_blank():
+    table = _csv(b"a;b;c\n 1 ; 2;3\n   ;;\n4;5;6\n")
+    assert table.cells.select("_rad", "c0", "c1").rows() == [(2, "1", "2"), (4, "4", "5")]
+    assert table.blank_rows == 1
+
+
 def test_a_title_above_the_heading_is_kept_aside():
     table = _csv(b"Export fran systemet\n\na;b;c\n1;2;3\n")
     assert table.header_row == 3
@@ -108,7 +143,7 @@ def test_a_title_above_the_heading_is_kept_aside():
         (codecs.BOM_UTF8, "Filen är tom"),
         (b"PK\x03\x04rest", "XLSX- eller zip-fil"),
         (b"%PDF-1.7", "PDF-fil"),
-        (b"\x00\x01\x02\x00", "binärfil"),
+        (bytes(range(256)) * 4, "binärfil"),
     ],
 )
 def test_files_that_are_not_text(data: bytes, message: str):
