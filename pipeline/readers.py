@@ -499,7 +499,9 @@ def _plain_utf8(data: bytes) -> tuple[bytes, str] | None:
 
 def read_csv_tables(data: bytes, header_score: HeaderScore, perfect: int) -> list[Table]:
     """A CSV export as one Table (see the module docstring)."""
-    data = data.rstrip(b"\x1a\x00")  # end-of-file marks some old programs write
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_like_utf16(data)
+    if not utf16:
+        data = data.rstrip(b"\x1a\x00")  # end-of-file marks some old programs write
     if not re.search(rb"\S", data):
         raise Unreadable("Filen är tom.")
     plain = _plain_utf8(data) if _is_binary(data) is None else None
