@@ -28,7 +28,8 @@ What must hold
   share (not reached, unknown), those who moved or died, a difference between nested
   measures or nested periods, an atom of time, and the hidden parts of a sum taken together.
 
-A hidden count is at least 1 (zero is always shown); `<k` means 1..k−1. Ranges are those of
+A hidden count is at least 1 (zero is always shown); `<k` means 1..k−1 and `..` at least
+k (a small count is always shown as `<k`). Ranges are those of
 the linear relaxation rounded inwards to integers; where the relations have fractional
 coefficients (shares, targets), narrow ranges are confirmed as integer programs.
 """
@@ -38,14 +39,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import os
+import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from fractions import Fraction
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from pipeline.catalog import target_fraction
 from pipeline.contract import COLUMN_BY_NAME, FORSORJNING, TOTAL_INSATS_ID
 from pipeline.definitions import ALDERSGRUPP_LABELS
 from pipeline.period import Period
@@ -54,6 +57,16 @@ SECONDARY = ".."
 INF = math.inf
 # Rounding of published shares (4 decimals): a share s stands for numerator/base in s ± this.
 SHARE_HALF_STEP = 0.00005
+# Time for one integer program (a share or target component the relaxation leaves narrow):
+# past it, the solver's bound and best solution decide, erring on the side of a finding.
+MIP_SECONDS = 1.0
+# Time for one integer sample of a component with fractional relations (any integer
+# solution found is a feasible point, optimal or not).
+SAMPLE_MIP_SECONDS = 1.0
+# Årsplatser are published with 2 decimals: a value v stands for v ± this.
+PLACES_HALF_STEP = 0.005 + 1e-9
+# Upper bound on every count while sampling feasible solutions (far above any förbund).
+SAMPLE_BOX = 1e6
 START_VARIABLES = (
     "aldersgrupp",
     "utbildning",
@@ -160,6 +173,10 @@ class AuditResult:
     programs: int  # linear programs solved
     model: Model | None = None
     inconsistent: bool = False  # releases contradict each other (data revised in between)
+    # Row → bedömning that the tables imply, for targets of the current release published
+    # without one (`_Builder.open_assessment`): publishing it reveals nothing more.
+    implied: dict[int, str] = field(default_factory=dict)
+    solver: _Solver | None = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -182,6 +199,27 @@ class Model:
         self.rows: list[tuple[Terms, float, float]] = []
         self.cells: dict[CellRef, Terms] = {}  # every published count cell
         self.visible: dict[CellRef, float] = {}  # the visible ones, with their value
+        self._by_var: dict[int, list[int]] | None = None
+        self.cell_row: dict[CellRef, int] = {}  # a visible cell → the equality it gives
+        self._indexed_rows = 0
+
+    def rows_with(self, v: int) -> list[int]:
+        """The relations a variable takes part in (indexed on first use)."""
+        if getattr(self, "_by_var", None) is None or self._indexed_rows != len(self.rows):
+            by_var: dict[int, list[int]] = defaultdict(list)
+            for n, (terms, _, _) in enumerate(self.rows):
+                for u in terms:
+                    by_var[u].append(n)
+            self._by_var, self._indexed_rows = by_var, len(self.rows)
+        return self._by_var.get(v, [])
+
+    def cells_with(self) -> dict[int, list[CellRef]]:
+        """Variable → the published cells whose count it is part of."""
+        out: dict[int, list[CellRef]] = defaultdict(list)
+        for ref, terms in self.cells.items():
+            for v in terms:
+                out[v].append(ref)
+        return out
 
     def var(self, key: tuple, *, continuous: bool = False) -> int:
         found = self.index.get(key)
@@ -244,16 +282,19 @@ def _inside(inner: Span, outer: Span) -> bool:
 # --- Published cells ----------------------------------------------------------------------------
 
 
-def parse_count(text: str | None) -> tuple[float, float] | None:
-    """A published count as (low, high): "12" → (12, 12), "<5" → (1, 4), ".." → (1, ∞).
+def parse_count(text: str | None, k: int) -> tuple[float, float] | None:
+    """A published count as (low, high): "12" → (12, 12), "<5" → (1, 4), ".." → (k, ∞).
 
-    >>> parse_count("<5"), parse_count(".."), parse_count("0")
-    ((1.0, 4.0), (1.0, inf), (0.0, 0.0))
+    A secondary suppression is at least k: a count of 1..k−1 is always shown as "<k" and
+    zero is always shown, as docs/publicering.md tells every reader.
+
+    >>> parse_count("<5", 5), parse_count("..", 5), parse_count("0", 5)
+    ((1.0, 4.0), (5.0, inf), (0.0, 0.0))
     """
     if text is None or text == "":
         return None
     if text == SECONDARY:
-        return 1.0, INF
+        return float(k), INF
     if text.startswith("<"):
         return 1.0, float(int(text[1:]) - 1)
     value = float(text)
@@ -266,16 +307,17 @@ def _number(text: str | None) -> float | None:
     return float(text)
 
 
-def target_fraction(value: float) -> Fraction:
-    """A target (mål) as an exact fraction: 0.3 is 3/10, not the float nearest it.
-
-    >>> target_fraction(0.3), target_fraction(25.0)
-    (Fraction(3, 10), Fraction(25, 1))
-    """
-    return Fraction(repr(float(value))).limit_denominator(10**6)
-
-
 # --- Building the model from releases ---------------------------------------------------------
+
+
+def _against_target(value: Terms, base: Terms | None, mal: float) -> tuple[Terms, float]:
+    """A target as `expression ≥ floor` in integers: den·value − num·base ≥ 0 for a share
+    num/den of a base, den·value ≥ num for a volume."""
+    num, den = target_fraction(mal)
+    scaled = {v: c * den for v, c in value.items()}
+    if base is None:
+        return scaled, float(num)
+    return _plus(scaled, {v: -c * num for v, c in base.items()}), 0.0
 
 
 class _Builder:
@@ -302,6 +344,7 @@ class _Builder:
         # What was published where: (family, span) pairs, to know which relations matter.
         self.published: set[tuple[str, Span]] = set()
         self.sums: list[tuple[Terms, list[tuple[CellRef, Terms, bool]], bool]] = []
+        self.open_assessments: list[tuple[int, tuple[Terms, float]]] = []
 
     # Quantities --------------------------------------------------------------------------
 
@@ -323,13 +366,14 @@ class _Builder:
         self, release: Release, table: str, row: int, column: str, text, terms: Terms
     ) -> tuple[CellRef, bool] | None:
         """A published count: its value, or its bounds and a target when hidden."""
-        parsed = parse_count(text)
+        parsed = parse_count(text, release.k)
         if parsed is None:
             return None
         low, high = parsed
         ref = CellRef(release.label, table, row, column)
         self.model.cells[ref] = terms
         if low == high:
+            self.model.cell_row[ref] = len(self.model.rows)
             self.model.eq(terms, low)
             self.model.visible[ref] = low
             return ref, False
@@ -362,13 +406,7 @@ class _Builder:
         below it, för få deltagare is a base under k."""
         if not text:
             return
-        goal = target_fraction(mal)
-        scaled = {v: c * goal.denominator for v, c in value.items()}
-        if base is not None:
-            scaled = _plus(scaled, {v: -c * goal.numerator for v, c in base.items()})
-            floor = 0.0
-        else:
-            floor = float(goal.numerator)
+        scaled, floor = _against_target(value, base, mal)
         integral = base is not None or all(v not in self.model.continuous for v in value)
         if text == "uppnatt":
             self.model.add(scaled, floor, INF)
@@ -376,6 +414,11 @@ class _Builder:
             self.model.le(scaled, floor - (1.0 if integral else 1e-6))
         elif text == "for_fa_deltagare" and base is not None:
             self.model.add(base, 0.0, float(k - 1))
+
+    def open_assessment(self, row: int, value: Terms, base: Terms | None, mal: float) -> None:
+        """A target of the current release published without its bedömning: whether the
+        tables imply one is decided after the audit (`AuditResult.implied`)."""
+        self.open_assessments.append((row, _against_target(value, base, mal)))
 
     def sum_group(self, total: Terms, parts: list[tuple[CellRef, Terms, bool]], current: bool):
         """Published parts of a total a reader knows: the hidden parts together are a count."""
@@ -415,7 +458,7 @@ class _Builder:
             ap = _number(row["arsplatser"])
             places = self.point(("ap", i), span, continuous=True)
             if ap is not None:
-                self.model.eq(places, ap)
+                self.model.add(places, ap - PLACES_HALF_STEP, ap + PLACES_HALF_STEP)
         for c, parts in totals.items():
             key = ("nya", "avsl")[c == "avslutade"] if c != "pagaende" else "pag"
             total = (
@@ -490,23 +533,26 @@ class _Builder:
     def _read_maluppfyllelse(self, r: Release, span: Span, t: pl.DataFrame) -> None:
         for row in t.iter_rows(named=True):
             i, matt, n, mal = row["insats_id"], row["matt"], row["_r"], float(row["mal"])
+            base: Terms | None = None
             if matt in NESTED or matt == "narmare_arbete":
-                base, reached, unknown = self._outcome(i, "alla", matt, span)
+                base, value, unknown = self._outcome(i, "alla", matt, span)
                 self.cell(r, "maluppfyllelse", n, "namnare", row["namnare"], base)
-                self.cell(r, "maluppfyllelse", n, "taljare", row["taljare"], reached)
-                self.share(_number(row["utfall"]), reached, base, SHARE_HALF_STEP)
+                self.cell(r, "maluppfyllelse", n, "taljare", row["taljare"], value)
+                self.share(_number(row["utfall"]), value, base, SHARE_HALF_STEP)
                 self.share(_number(row["andel_okand"]), unknown, base, SHARE_HALF_STEP)
-                self.assessment(row["bedomning"], reached, base, mal, r.k)
             elif matt == "deltagare":
-                persons = self.point(("pers", i, "alla"), span)
-                self.cell(r, "maluppfyllelse", n, "utfall", row["utfall"], persons)
-                self.assessment(row["bedomning"], persons, None, mal, r.k)
+                value = self.point(("pers", i, "alla"), span)
+                self.cell(r, "maluppfyllelse", n, "utfall", row["utfall"], value)
             elif matt == "arsplatser":
-                places = self.point(("ap", i), span, continuous=True)
-                value = _number(row["utfall"])
-                if value is not None:
-                    self.model.eq(places, value)
-                self.assessment(row["bedomning"], places, None, mal, r.k)
+                value = self.point(("ap", i), span, continuous=True)
+                places = _number(row["utfall"])
+                if places is not None:
+                    self.model.add(value, places - PLACES_HALF_STEP, places + PLACES_HALF_STEP)
+            else:
+                continue
+            self.assessment(row["bedomning"], value, base, mal, r.k)
+            if r.current and not row["bedomning"]:
+                self.open_assessment(n, value, base, mal)
 
     def _read_bakgrund(self, r: Release, span: Span, t: pl.DataFrame) -> None:
         self.published.add(("bakgrund", span))
@@ -553,8 +599,9 @@ class _Builder:
             listed.add((i, fore, efter))
             terms = self.additive(("ff", i, fore, efter), span)
             self.cell(r, "forsorjning_fore_efter", row["_r"], "antal", row["antal"], terms)
-        # Only combinations with episodes are listed: every other one is known to be 0.
-        for i in self.insatser:
+        # Only combinations with episodes are listed: every other one of a listed insats is
+        # known to be 0 (an insats left out of the table is not known to have none).
+        for i in sorted({i for i, _, _ in listed}):
             for fore in FORSORJNING_CODES:
                 for efter in FORSORJNING_CODES:
                     if (i, fore, efter) not in listed:
@@ -774,6 +821,16 @@ class _Builder:
             hidden = [terms for _, terms, is_hidden in parts if is_hidden]
             if len(hidden) >= 2:
                 self.derived("dolda delar av en summa", _plus(*hidden), is_current)
+        # Every quantity of the model counts the persons or episodes of a group: none may be
+        # pinned to 1..k−1, published or not (a split left unpublished, a row left out).
+        single = {t.terms[0][0] for t in self.targets if len(t.terms) == 1}
+        for key, v in list(self.model.index.items()):
+            if v in self.model.continuous or v in single:
+                continue
+            when = key[-1]
+            is_current = any(_inside(when, s) for s in current)
+            name = " ".join(str(part) for part in key[:-1]) + f" {when[0]}–{when[1]}"
+            self.derived(name, {v: 1.0}, is_current)
 
 
 # --- Solving ------------------------------------------------------------------------------------
@@ -792,6 +849,7 @@ class _Solver:
 
     def _propagate(self) -> None:
         """Equalities left with one unknown settle it; repeated until nothing changes."""
+        self.reason: dict[int, int] = {}  # a settled count → the equality that settled it
         rows = self.model.rows
         free_count = [len(terms) for terms, _, _ in rows]
         by_var: dict[int, list[int]] = defaultdict(list)
@@ -810,11 +868,17 @@ class _Solver:
             v = free[0]
             rest = sum(c * self.fixed[u] for u, c in terms.items() if u != v)
             self.fixed[v] = (low - rest) / terms[v]
+            self.reason[v] = n
             for m in by_var[v]:
                 free_count[m] -= 1
                 if free_count[m] == 1:
                     queue.append(m)
         self.by_var = by_var
+        for terms, low, high in rows:  # relations settled entirely must hold
+            if all(v in self.fixed for v in terms):
+                value = sum(c * self.fixed[v] for v, c in terms.items())
+                if not low - 1e-6 <= value <= high + 1e-6:
+                    raise Inconsistent("settled relations contradict each other")
 
     def _components(self) -> None:
         parent: dict[int, int] = {}
@@ -857,12 +921,13 @@ class _Solver:
         self,
         terms: Iterable[tuple[int, float]],
         exact: bool = False,
-        stop_above: float = INF,
+        stop_outside: tuple[float, float] | None = None,
     ) -> tuple[float, float]:
         """(min, max) of a linear expression over everything the relations allow.
 
-        When the minimum is already `stop_above` or more, the maximum is not sought (it is
-        returned as infinity): a derived count that large is no finding whatever its range.
+        With `stop_outside=(a, b)`, the maximum is not sought (returned as infinity) when
+        the minimum is a or less, or b or more: the caller only asks whether the expression
+        is pinned strictly between them.
         """
         constant = 0.0
         parts: dict[int, dict[int, float]] = defaultdict(dict)
@@ -873,22 +938,74 @@ class _Solver:
                 parts[self.root[v]][v] = c
             else:  # a quantity nothing constrains: only its sign is known
                 parts[-1 - v][v] = c
-        low = high = constant
+        low = constant
         for root, part in parts.items():
             if root < 0:
                 ((_, c),) = part.items()
-                low, high = (low - INF, high) if c < 0 else (low, high + INF)
+                low = low - INF if c < 0 else low
                 continue
-            program = self._program(root)
-            lo = program.optimize(part, 1.0, exact)
+            low += self._program(root).optimize(part, 1.0, exact)
             self.programs += 1
-            if lo + low >= stop_above - 1e-6:
-                hi = INF
-            else:
-                hi = -program.optimize(part, -1.0, exact)
-                self.programs += 1
-            low, high = low + lo, high + hi
+        if stop_outside is not None and not stop_outside[0] + 1e-6 < low < stop_outside[1] - 1e-6:
+            return low, INF
+        high = constant
+        for root, part in parts.items():
+            if root < 0:
+                ((_, c),) = part.items()
+                high = high + INF if c > 0 else high
+                continue
+            high += -self._program(root).optimize(part, -1.0, exact)
+            self.programs += 1
         return low, high
+
+    def integer_side(self, terms: Iterable[tuple[int, float]], sign: float) -> tuple[float, float]:
+        """Over the integer solutions, with sign 1: (a lower bound of the expression's
+        minimum, the lowest value seen); with sign −1: (an upper bound of its maximum, the
+        highest value seen). Bound and value agree when the integer programs were solved
+        within MIP_SECONDS; "seen" is ±∞ (the wrong way) when none found a solution in time,
+        and ∓∞ (the right way) when the expression is unbounded that way."""
+        constant = 0.0
+        parts: dict[int, dict[int, float]] = defaultdict(dict)
+        for v, c in terms:
+            if v in self.fixed:
+                constant += c * self.fixed[v]
+            elif v in self.root:
+                parts[self.root[v]][v] = c
+            elif c * sign < 0:  # unconstrained (only its sign is known): open that way
+                return -sign * INF, -sign * INF
+        bound = seen = sign * constant
+        for root, part in parts.items():
+            low, incumbent = self._program(root).integer_optimum(part, sign)
+            self.programs += 1
+            bound, seen = bound + low, seen + incumbent
+        return sign * bound, sign * seen
+
+    def certificate(self, terms: Iterable[tuple[int, float]]) -> set[int] | None:
+        """The relations (model rows) that pin an expression: those with a non-zero dual
+        in its minimum and its maximum, and the equalities that settled the counts they
+        use. None where an integer program decided (no duals)."""
+        terms = list(terms)
+        rows: set[int] = set()
+        parts: dict[int, dict[int, float]] = defaultdict(dict)
+        for v, c in terms:
+            if v in self.root and v not in self.fixed:
+                parts[self.root[v]][v] = c
+        for root, part in parts.items():
+            program = self._program(root)
+            if program.fractional:
+                return None
+            for sign in (1.0, -1.0):
+                rows |= program.binding(part, sign)
+        settled = [v for v, _ in terms if v in self.fixed]
+        settled += [v for n in rows for v in self.model.rows[n][0] if v in self.fixed]
+        while settled:  # back along the equalities that settled each count
+            v = settled.pop()
+            n = self.reason.get(v)
+            if n is None or n in rows:
+                continue
+            rows.add(n)
+            settled += [u for u in self.model.rows[n][0] if u in self.fixed and u != v]
+        return rows
 
     def fractional(self, terms: Iterable[tuple[int, float]]) -> bool:
         """Whether any of the expression's components has a coefficient other than ±1."""
@@ -896,45 +1013,75 @@ class _Solver:
         return any(self._program(r).fractional for r in roots)
 
     def sample(
-        self, targets: list[tuple[tuple[int, float], ...]], rounds: int = 6
-    ) -> list[tuple[int, int] | None]:
-        """For each target, two different integer values it takes in feasible solutions, if
-        a few solutions (random and target-pushing objectives) show them; else None.
+        self,
+        targets: list[tuple[tuple[int, float], ...]],
+        small: list[int | None],
+        rounds: int = 6,
+        pushes: int = 8,
+    ) -> list[list[int]]:
+        """For each target, the integer values it takes in a few feasible solutions, sorted.
 
-        Most hidden counts are far from pinned: this spares two programs each for them.
+        Solutions for random objectives first; then, while some targets are still open,
+        objectives that push the open ones (randomly weighted) down and up together. A
+        target is settled by two different values, or, for a derived count (`small[n]` =
+        k), by one value outside 1..k−1. Most counts are far from pinned: this spares them
+        their own programs.
         """
+        from scipy.sparse import csr_matrix
+
         rng = np.random.default_rng(20261201)
-        seen: list[set[float]] = [set() for _ in targets]
+        seen: list[set[int]] = [set() for _ in targets]
         by_root: dict[int, list[int]] = defaultdict(list)
         for n, terms in enumerate(targets):
             roots = {self.root[v] for v, _ in terms if v not in self.fixed and v in self.root}
             if len(roots) == 1 and all(v in self.root or v in self.fixed for v, _ in terms):
                 by_root[roots.pop()].append(n)
+
+        def settled(n: int) -> bool:
+            values, k = seen[n], small[n]
+            return len(values) >= 2 or (k is not None and bool(values) and not 0 < min(values) < k)
+
         for root, members in by_root.items():  # a loop over components with targets
             program = self._program(root)
-            push: dict[int, float] = defaultdict(float)
-            for n in members:
+            # Vertices of a component with fractional relations are rarely integral: there
+            # the samples are integer programs' solutions.
+            integer = program.fractional
+            row, col, coef, constant = [], [], [], np.zeros(len(members))
+            for i, n in enumerate(members):
                 for v, c in targets[n]:
-                    if v in program.columns:
-                        push[v] += c
-            objectives = [dict(push), {v: -c for v, c in push.items()}]
-            objectives += [
-                dict(zip(program.columns, rng.normal(size=len(program.columns)), strict=True))
-                for _ in range(rounds)
-            ]
-            for objective in objectives:
+                    if v in self.fixed:
+                        constant[i] += c * self.fixed[v]
+                    else:
+                        row.append(i)
+                        col.append(program.columns[v])
+                        coef.append(c)
+            matrix = csr_matrix((coef, (row, col)), shape=(len(members), len(program.columns)))
+
+            def record(objective: dict[int, float], at=(program, matrix, constant, members)):
+                program, matrix, constant, members = at
                 self.programs += 1
-                x = program.solution(objective)
+                x = program.solution(objective, program.fractional)
                 if x is None:
-                    continue
-                for n in members:
-                    value = sum(
-                        c * (self.fixed[v] if v in self.fixed else x[program.columns[v]])
-                        for v, c in targets[n]
-                    )
-                    if abs(value - round(value)) < 1e-6:
-                        seen[n].add(round(value))
-        return [(min(s), max(s)) if len(s) >= 2 else None for s in seen]
+                    return
+                values = matrix @ x + constant
+                whole = np.abs(values - np.round(values)) < 1e-6
+                for i in np.flatnonzero(whole):  # a loop over the targets' values
+                    seen[members[i]].add(round(float(values[i])))
+
+            for _ in range(2 if integer else rounds):
+                weights = rng.normal(size=len(program.columns))
+                record(dict(zip(program.columns, weights, strict=True)))
+            open_targets = [i for i, n in enumerate(members) if not settled(n)]
+            for _ in range(pushes):
+                if not open_targets:
+                    break
+                weights = rng.uniform(0.5, 1.5, size=len(open_targets))
+                push = weights @ matrix[open_targets]
+                objective = {v: push[j] for v, j in program.columns.items() if push[j]}
+                record(objective)
+                record({v: -c for v, c in objective.items()})
+                open_targets = [i for i in open_targets if not settled(members[i])]
+        return [sorted(values) for values in seen]
 
 
 class _Program:
@@ -951,25 +1098,41 @@ class _Program:
 
         self.columns = {v: j for j, v in enumerate(sorted(members))}
         starts, index, value, lows, highs = [0], [], [], [], []
+        col_low = np.zeros(len(self.columns))
+        col_high = np.full(len(self.columns), INF)
         self.fractional = False
+        self.row_ids: list[int] = []  # LP row → model row
+        self.bound_rows: dict[int, list[int]] = defaultdict(list)  # column → model rows
         for n in rows:
             terms, low, high = model.rows[n]
             constant = sum(c * fixed[v] for v, c in terms.items() if v in fixed)
-            for v, c in terms.items():
-                if v not in fixed:
-                    index.append(self.columns[v])
-                    value.append(c)
-                    self.fractional |= abs(c) != 1.0
+            free = [(v, c) for v, c in terms.items() if v not in fixed]
+            if len(free) == 1:
+                # A bound on one count (a target or a share against a visible base): a
+                # column bound, rounded inwards for an integer count, not a fractional row.
+                (v, c), j = free[0], self.columns[free[0][0]]
+                a, b = sorted(((low - constant) / c, (high - constant) / c))
+                if v not in model.continuous:
+                    a = math.ceil(a - 1e-9) if a > -INF else a
+                    b = math.floor(b + 1e-9) if b < INF else b
+                col_low[j], col_high[j] = max(col_low[j], a), min(col_high[j], b)
+                self.bound_rows[j].append(n)
+                continue
+            for v, c in free:
+                index.append(self.columns[v])
+                value.append(c)
+                self.fractional |= abs(c) != 1.0
             starts.append(len(index))
             lows.append(low - constant)
             highs.append(high - constant)
+            self.row_ids.append(n)
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_ = len(self.columns)
         lp.num_row_ = len(lows)
         lp.col_cost_ = np.zeros(lp.num_col_)
-        lp.col_lower_ = np.zeros(lp.num_col_)
-        lp.col_upper_ = np.full(lp.num_col_, inf)
+        lp.col_lower_ = col_low
+        lp.col_upper_ = np.minimum(col_high, inf)
         lp.row_lower_ = np.maximum(np.array(lows, dtype=np.float64), -inf)
         lp.row_upper_ = np.minimum(np.array(highs, dtype=np.float64), inf)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
@@ -981,11 +1144,14 @@ class _Program:
             kinds.kContinuous if v in model.continuous else kinds.kInteger for v in self.columns
         ]
         self._highs = {exact: self._solver(lp, exact) for exact in (False, True)}
+        # Samples come from the program inside a box: still feasible points, but a random
+        # objective has an optimum even where the counts are unbounded.
+        lp.col_upper_ = np.minimum(col_high, SAMPLE_BOX)
+        self._highs["box"] = self._solver(lp, False)
+        self._lp_box = lp  # the integer version of the box is made when first needed
 
     def _solver(self, lp, exact: bool):
-        import highspy
-
-        highs = highspy.Highs()
+        highs = _new_highs()
         highs.setOptionValue("output_flag", False)
         if not exact:
             # Only the objective changes between solves: primal simplex from the last basis
@@ -994,11 +1160,12 @@ class _Program:
             highs.setOptionValue("simplex_strategy", 4)
         highs.passModel(lp)
         if exact and self.integer:
+            highs.setOptionValue("time_limit", MIP_SECONDS)
             n = len(self.integer)
             highs.changeColsIntegrality(n, np.arange(n, dtype=np.int32), self.integer)
         return highs
 
-    def _run(self, objective: dict[int, float], sign: float, exact: bool):
+    def _run(self, objective: dict[int, float], sign: float, exact: bool | str):
         import highspy
 
         highs = self._highs[exact]
@@ -1025,13 +1192,75 @@ class _Program:
             return -INF
         return highs.getInfo().objective_function_value
 
-    def solution(self, objective: dict[int, float]) -> np.ndarray | None:
+    def integer_optimum(self, objective: dict[int, float], sign: float) -> tuple[float, float]:
+        """(bound, incumbent) of the minimum of sign × objective over the integers:
+        bound ≤ minimum ≤ incumbent, equal when the integer program was solved within
+        MIP_SECONDS; the incumbent is +∞ when no integer solution was found in time."""
         import highspy
 
-        highs, status = self._run(objective, 1.0, False)
-        if status != highspy.HighsModelStatus.kOptimal:
+        highs, status = self._run(objective, sign, True)
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
+            return -INF, -INF
+        info = highs.getInfo()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return info.objective_function_value, info.objective_function_value
+        found = info.primal_solution_status == 2  # a feasible integer solution
+        incumbent = info.objective_function_value if found else INF
+        return max(info.mip_dual_bound, -INF), incumbent
+
+    def binding(self, objective: dict[int, float], sign: float) -> set[int]:
+        """Model rows with a non-zero dual at the optimum of sign × objective."""
+        highs, _ = self._run(objective, sign, False)
+        solution = highs.getSolution()
+        rows = {self.row_ids[i] for i, d in enumerate(solution.row_dual) if abs(d) > 1e-9}
+        for j, d in enumerate(solution.col_dual):
+            if abs(d) > 1e-9:
+                rows.update(self.bound_rows.get(j, ()))
+        return rows
+
+    def solution(self, objective: dict[int, float], integer: bool = False) -> np.ndarray | None:
+        """A feasible point inside the box that is optimal (or, as an integer program out
+        of time, the best found) for the objective; None when there is none."""
+        import highspy
+
+        kind = "box integer" if integer else "box"
+        if kind not in self._highs:
+            highs = self._highs[kind] = self._solver(self._lp_box, True)
+            highs.setOptionValue("time_limit", SAMPLE_MIP_SECONDS)
+        highs, status = self._run(objective, 1.0, kind)
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        found = integer and highs.getInfo().primal_solution_status == 2
+        if not (optimal or found):
             return None
         return np.array(highs.getSolution().col_value)
+
+
+_BANNER_SHOWN = False
+
+
+def _new_highs():
+    """A HiGHS instance. The first one of a process prints HiGHS's banner to the C-level
+    standard output, where it would land in the report's output and the logs: it is sent
+    to /dev/null."""
+    global _BANNER_SHOWN
+    import highspy
+
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    return highs
 
 
 class Inconsistent(Exception):
@@ -1046,19 +1275,35 @@ def _integer_range(low: float, high: float) -> tuple[int, int]:
 
 def _judge(builder: _Builder, solver: _Solver) -> tuple[list[Finding], dict[str, tuple[int, int]]]:
     findings, ranges = [], {}
-    seen = solver.sample([t.terms for t in builder.targets])
-    for target, spread in zip(builder.targets, seen, strict=True):  # hidden and derived counts
-        if spread is not None:  # two feasible integer values seen: not pinned
-            ranges[target.name] = spread
+    seen = solver.sample(
+        [t.terms for t in builder.targets],
+        [t.k if t.kind == "harledd" else None for t in builder.targets],
+    )
+    for target, values in zip(builder.targets, seen, strict=True):  # hidden and derived counts
+        if len(values) >= 2:  # two feasible integer values seen: not pinned
+            ranges[target.name] = (values[0], values[-1])
             continue
-        stop = target.k if target.kind == "harledd" else INF
-        low, high = _integer_range(*solver.bound(target.terms, stop_above=stop))
-        if low < high <= low + target.k and solver.fractional(target.terms):
+        if target.kind == "harledd" and values and not 1 <= values[0] <= target.k - 1:
+            # A derived count that can be 0 or k or more is no finding, pinned or not (its
+            # range is not sought).
+            continue
+        fractional = solver.fractional(target.terms)
+        # A derived count that can be 0 (or k or more) is no finding whatever its range, so
+        # its maximum is not sought; with fractional coefficients the relaxation's minimum
+        # may be below the integers' minimum, so there only "k or more" stops the search.
+        stop = None
+        if target.kind == "harledd":
+            stop = (-INF, target.k) if fractional else (0.0, target.k)
+        low, high = _integer_range(*solver.bound(target.terms, stop_outside=stop))
+        if fractional and low < high <= low + target.k:
             # Shares and targets (coefficients other than ±1): the relaxation may be wider
-            # than what integers allow, so a narrow range is decided by the integer program.
+            # than what integers allow, so a narrow range is decided by integer programs.
             # (A relaxation pinned to one integer needs no check: the true counts are one
             # integer solution.)
-            low, high = _integer_range(*solver.bound(target.terms, exact=True, stop_above=stop))
+            low, high, pinned = _integer_decision(solver, target, values)
+            ranges[target.name] = (low, high)
+            if pinned is None:
+                continue
         ranges[target.name] = (low, high)
         if low != high:
             continue
@@ -1071,6 +1316,41 @@ def _judge(builder: _Builder, solver: _Solver) -> tuple[list[Finding], dict[str,
                 Finding(target.name, "harledd_liten", low, None, target.current, target)
             )
     return findings, ranges
+
+
+def _integer_decision(
+    solver: _Solver, target: Target, sampled: list[int]
+) -> tuple[int, int, int | None]:
+    """(low, high, pinned value or None) of a target over the integers, as far as it
+    matters; `sampled` are values seen in feasible solutions. Not pinned as soon as two
+    different values are seen, or, for a derived count, one outside 1..k−1. When the
+    integer programs run out of time without that, the target counts as pinned to the
+    value seen (or, with none, to the smallest value in 1..k−1 its bounds allow): the
+    publisher then hides more rather than risk a disclosure."""
+    harledd = target.kind == "harledd"
+    values = set(sampled)
+
+    def settled() -> bool:
+        return len(values) >= 2 or (harledd and any(not 0 < v < target.k for v in values))
+
+    low, seen_low = solver.integer_side(target.terms, 1.0)
+    lo = -(10**12) if low == -INF else math.ceil(low - 1e-6)
+    if seen_low == -INF or (harledd and lo >= target.k):
+        return lo, 10**12, None  # unbounded below, or a derived count of k or more
+    if seen_low < INF:
+        values.add(round(seen_low))
+    if settled():
+        return lo, max(values), None
+    high, seen_high = solver.integer_side(target.terms, -1.0)
+    hi = 10**12 if high == INF else math.floor(high + 1e-6)
+    if seen_high == INF:
+        return lo, hi, None
+    if seen_high > -INF:
+        values.add(round(seen_high))
+    if settled():
+        return lo, hi, None
+    value = values.pop() if values else min(max(lo, 1), hi)
+    return value, value, value
 
 
 def _build(releases: Sequence[Release]) -> _Builder:
@@ -1091,14 +1371,57 @@ def audit(releases: Sequence[Release]) -> AuditResult:
     checked as a reader would subtract them.
     """
     builder = _build(releases)
-    solver = _Solver(builder.model)
     try:
+        solver = _Solver(builder.model)
         findings, ranges = _judge(builder, solver)
     except Inconsistent:
         if len(releases) == 1:
             raise
-        return _audit_apart(releases)
-    return AuditResult(findings, ranges, len(builder.targets), solver.programs, builder.model)
+        return _audit_revised(releases)
+    implied = _implied(builder, solver)
+    return AuditResult(
+        findings,
+        ranges,
+        len(builder.targets),
+        solver.programs,
+        builder.model,
+        implied=implied,
+        solver=solver,
+    )
+
+
+def _implied(builder: _Builder, solver: _Solver) -> dict[int, str]:
+    """The bedömning every open target has in all that the relations allow, if it has one.
+    The linear relaxation is wider than the integers, so an answer from it holds for them."""
+    out = {}
+    for row, (terms, floor) in builder.open_assessments:
+        low, high = solver.bound(tuple(terms.items()))
+        if low >= floor - 1e-7:
+            out[row] = "uppnatt"
+        elif high < floor - 1e-7:
+            out[row] = "ej_uppnatt"
+    return out
+
+
+def _audit_revised(releases: Sequence[Release]) -> AuditResult:
+    """Releases made from revised data. When only earlier versions of the current period
+    disagree with it, the rest are still audited together and the versions compared cell
+    by cell; else each release is audited on its own (`_audit_apart`)."""
+    current = next((r for r in releases if r.current), None)
+    if current is not None:
+        span = (current.period.start, current.period.end)
+        versions = [r for r in releases if not r.current and (r.period.start, r.period.end) == span]
+        rest = [r for r in releases if r not in versions]
+        if versions and len(rest) < len(releases):
+            try:
+                result = audit(rest)
+            except Inconsistent:
+                return _audit_apart(releases)
+            if not result.inconsistent:
+                result.findings += _apparent_differences(current, versions)
+                result.inconsistent = True
+                return result
+    return _audit_apart(releases)
 
 
 def _audit_apart(releases: Sequence[Release]) -> AuditResult:
@@ -1106,7 +1429,7 @@ def _audit_apart(releases: Sequence[Release]) -> AuditResult:
     findings = [f for res in results for f in res.findings]
     ranges = {name: rng for res in results for name, rng in res.ranges.items()}
     current = next((r for r in releases if r.current), None)
-    model = next((res.model for res, r in zip(results, releases, strict=True) if r.current), None)
+    mine = next((res for res, r in zip(results, releases, strict=True) if r.current), None)
     if current is not None:
         findings += _apparent_differences(current, [r for r in releases if not r.current])
     return AuditResult(
@@ -1114,19 +1437,22 @@ def _audit_apart(releases: Sequence[Release]) -> AuditResult:
         ranges,
         sum(res.targets for res in results),
         sum(res.programs for res in results),
-        model,
+        mine.model if mine else None,
         inconsistent=True,
+        implied=mine.implied if mine else {},
+        solver=mine.solver if mine else None,
     )
 
 
 def _apparent_differences(current: Release, earlier: list[Release]) -> list[Finding]:
-    """Visible counts of the same row and column in nested periods of two releases whose
-    difference is 1..k−1: what a reader would take for the count in between."""
+    """Visible counts of the same row and column in nested (or the same) periods of two
+    releases whose difference is 1..k−1: what a reader would take for the count in between,
+    or for the persons a revision added or removed."""
     out = []
     mine = (current.period.start, current.period.end)
     for other in earlier:
         theirs = (other.period.start, other.period.end)
-        if not (_inside(mine, theirs) or _inside(theirs, mine)) or mine == theirs:
+        if not (_inside(mine, theirs) or _inside(theirs, mine)):
             continue
         for name in ("deltagare", "utfall", "bakgrund", "tid_i_insats"):
             a, b = current.tables.get(name), other.tables.get(name)
@@ -1136,7 +1462,7 @@ def _apparent_differences(current: Release, earlier: list[Release]) -> list[Find
                 if column not in b.columns or column in ("insats_id", "insats"):
                     continue
                 for row, (x, y) in enumerate(zip(a[column], b[column], strict=True)):
-                    px, py = parse_count(x), parse_count(y)
+                    px, py = parse_count(x, current.k), parse_count(y, other.k)
                     if not px or not py or px[0] != px[1] or py[0] != py[1]:
                         continue
                     diff = abs(px[0] - py[0])
@@ -1154,33 +1480,56 @@ def _apparent_differences(current: Release, earlier: list[Release]) -> list[Find
 # --- What gives a finding away --------------------------------------------------------------------
 
 
-def culprits(result: AuditResult, finding: Finding, release: str) -> list[CellRef]:
-    """Visible cells of `release` that take part in giving the finding away: those whose
-    quantities share a relation with the finding's quantities (smallest values first)."""
+def culprits(
+    result: AuditResult,
+    finding: Finding,
+    release: str,
+    depth: int = 6,
+    keep: Callable[[CellRef], bool] = lambda _ref: False,
+) -> list[CellRef]:
+    """Visible non-zero cells of `release` that take part in giving the finding away,
+    leaving out those the caller must `keep` visible.
+
+    The cells of the relations that pin it (the solver's certificate) come first; else
+    those whose quantities share a relation with the finding's quantities (smallest
+    values first) and, where all of those are hidden or kept, one relation further, up to
+    `depth` steps. A finding about a visible cell (two releases that cannot be linked) is
+    that cell.
+    """
     model = result.model
-    if model is None:
-        return [finding.cell] if finding.cell else []
-    near = {v for v, _ in finding.target.terms}
-    by_var: dict[int, list[int]] = defaultdict(list)
-    for n, (terms, _, _) in enumerate(model.rows):
-        for v in terms:
-            by_var[v].append(n)
-    touched = set(near)
-    for v in near:
-        for n in by_var[v]:
-            touched.update(model.rows[n][0])
-    if (
-        finding.cell is not None
-        and finding.cell.release == release
-        and finding.cell not in model.visible
-    ):
-        pass
-    found = [
-        ref
-        for ref, terms in model.cells.items()
-        if ref.release == release
-        and ref in model.visible
-        and model.visible[ref] > 0
-        and touched.intersection(terms)
-    ]
-    return sorted(found, key=lambda ref: (model.visible[ref], ref.table, ref.row, ref.column))
+    if not finding.target.terms or model is None:
+        return [finding.cell] if finding.cell and finding.cell.release == release else []
+    rows = result.solver.certificate(finding.target.terms) if result.solver else None
+    if rows:
+        found = {
+            ref
+            for ref, n in model.cell_row.items()
+            if n in rows and ref.release == release and model.visible[ref] > 0 and not keep(ref)
+        }
+        if found:
+            return sorted(
+                found, key=lambda ref: (model.visible[ref], ref.table, ref.row, ref.column)
+            )
+    cells_of = model.cells_with()
+    seen_vars = {v for v, _ in finding.target.terms}
+    frontier = set(seen_vars)
+    seen_rows: set[int] = set()
+    for _ in range(depth):
+        rows = {n for v in frontier for n in model.rows_with(v)} - seen_rows
+        seen_rows |= rows
+        reached = {u for n in rows for u in model.rows[n][0]}
+        frontier = reached - seen_vars
+        seen_vars |= reached
+        found = {
+            ref
+            for v in seen_vars
+            for ref in cells_of.get(v, ())
+            if ref.release == release and model.visible.get(ref, 0) > 0 and not keep(ref)
+        }
+        if found:
+            return sorted(
+                found, key=lambda ref: (model.visible[ref], ref.table, ref.row, ref.column)
+            )
+        if not frontier:
+            break
+    return []

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.contract import OUTCOME_MEASURES, VOLUME_MEASURES
 from pipeline.personnummer import texts_with_personnummer
+
+
+def target_fraction(value: float) -> tuple[int, int]:
+    """A target (mål) as an exact fraction (numerator, denominator): 0.3 is 3/10, not the
+    float nearest it, so that a count is compared with it exactly (2 450 days in a 98-day
+    period are 25 årsplatser, no less).
+
+    >>> target_fraction(0.3), target_fraction(25.0), target_fraction(12.5)
+    ((3, 10), (25, 1), (25, 2))
+    """
+    exact = Fraction(repr(float(value))).limit_denominator(10**6)
+    return exact.numerator, exact.denominator
 
 
 class CatalogError(ValueError):

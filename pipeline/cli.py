@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pipeline.disclosure import DisclosureError
     from pipeline.lock import LockHeld, hold
     from pipeline.run import InputError
 
@@ -157,6 +158,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             result = run_report(settings, period)
     except (InputError, LockHeld) as exc:
         log.logger.error(str(exc))
+        return EXIT_FAILED
+    except DisclosureError as exc:  # nothing was published: the old report stands
+        log.logger.error(f"INGEN RAPPORT: {exc}")
         return EXIT_FAILED
     if result.no_data:
         # Said first, before the summary: a report of nothing must not look like a report.

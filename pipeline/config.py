@@ -26,6 +26,12 @@ DUCKDB_FILE = "finsam.duckdb"
 CATALOG_FILE = "insatser.toml"
 EXAMPLE_MARKER = "EXEMPELDATA.txt"
 
+# Less detail where bases are small (docs/publicering.md, "Mindre detalj"): the published
+# background (bakgrund) per insats is shown for insatser with at least this many episodes in
+# the period, without the kön split; the förbund as a whole is shown by kön. Försörjning
+# före → efter is shown for the förbund only.
+BACKGROUND_PER_INSATS_MIN = 50
+
 # A report with more insatser than this (a pooled national store) gets no per-insats charts:
 # hundreds of charts would make the report slow and its HTML page unreadable.
 MAX_INSATSER_WITH_CHARTS = 40

@@ -400,16 +400,29 @@ def wilson_upper(taljare: str | pl.Expr, namnare: str | pl.Expr) -> pl.Expr:
 # --- Judgement against a target ----------------------------------------------------------
 
 
-def bedomning(k: int) -> pl.Expr:
-    """for_fa_deltagare / uppnatt / ej_uppnatt from columns typ, utfall, mal, namnare.
+def bedomning(k: int, period_days: int) -> pl.Expr:
+    """for_fa_deltagare / uppnatt / ej_uppnatt from columns typ, matt, utfall, namnare,
+    taljare and the target as an exact fraction (`_mal_num` / `_mal_den`).
 
     A share target whose base (namnare) is under k cannot be judged: for_fa_deltagare.
-    Otherwise uppnatt when utfall ≥ mal. A volume target is always judged.
+    Otherwise the count is compared with the target exactly, in integers: taljare ≥ mål ×
+    namnare for a share; deltagare ≥ mål; enrolled days ≥ mål × days in the period for
+    årsplatser (utfall × days gives the days back). A volume target is always judged.
     """
+    num, den = pl.col("_mal_num"), pl.col("_mal_den")
+    share = pl.col("typ") == "andel"
+    reached_share = pl.col("taljare") * den >= num * pl.col("namnare")
+    days = (pl.col("utfall") * period_days).round(0)
+    reached_volume = (
+        pl.when(pl.col("matt") == "arsplatser")
+        .then(days * den >= num * period_days)
+        .otherwise(pl.col("utfall") * den >= num)
+    )
+    reached = pl.when(share).then(reached_share).otherwise(reached_volume).fill_null(False)
     return (
-        pl.when((pl.col("typ") == "andel") & (pl.col("namnare").fill_null(0) < k))
+        pl.when(share & (pl.col("namnare").fill_null(0) < k))
         .then(pl.lit("for_fa_deltagare"))
-        .when(pl.col("utfall").fill_null(float("-inf")) >= pl.col("mal"))
+        .when(reached)
         .then(pl.lit("uppnatt"))
         .otherwise(pl.lit("ej_uppnatt"))
     )

@@ -753,20 +753,6 @@ def _with_masks(
     return out
 
 
-def _recompute_bedomning(k: int) -> pl.Expr:
-    share = pl.col("matt").is_in(list(OUTCOME_MEASURES))
-    return (
-        pl.when(share & (pl.col("namnare").fill_null(0) < k))
-        .then(pl.lit("for_fa_deltagare"))
-        .when(pl.col("utfall").is_null())
-        .then(pl.col("bedomning"))
-        .when(pl.col("utfall") >= pl.col("mal") - 1e-12)
-        .then(pl.lit("uppnatt"))
-        .otherwise(pl.lit("ej_uppnatt"))
-        .alias("bedomning")
-    )
-
-
 def publish_tables(
     tables: dict[str, pl.DataFrame], state: pl.DataFrame, k: int
 ) -> dict[str, pl.DataFrame]:
@@ -793,12 +779,15 @@ def publish_tables(
         elif name == "maluppfyllelse":
             is_share = pl.col("matt").is_in(list(OUTCOME_MEASURES))
             share_hidden = pl.col("_h_namnare") | pl.col("_h_taljare")
-            # A hidden share with a visible uppnått/ej uppnått would bound its hidden count
-            # (e.g. 13 ended, target 30 %, uppnått and taljare < 5 means taljare = 4), so
-            # the published assessment of a hidden share is "too few".
-            df = df.with_columns(_recompute_bedomning(k)).with_columns(
-                pl.when(is_share & share_hidden)
+            small_base = is_share & (pl.col("_p_namnare") | (pl.col("namnare") < k))
+            # The assessment of a hidden outcome is left open here: it is published only
+            # where it says no more than what is published already (pipeline.protect
+            # decides with the audit's ranges). A base under k is "too few" (contract).
+            df = df.with_columns(
+                pl.when(small_base)
                 .then(pl.lit("for_fa_deltagare"))
+                .when((is_share & share_hidden) | (~is_share & pl.col("_h_utfall")))
+                .then(pl.lit(None, pl.String))
                 .otherwise(pl.col("bedomning"))
                 .alias("bedomning")
             )
@@ -848,7 +837,10 @@ def publish_tables(
 
 
 def suppress_tables(
-    tables: dict[str, pl.DataFrame], k: int, link_year: int | None = None
+    tables: dict[str, pl.DataFrame],
+    k: int,
+    link_year: int | None = None,
+    forced: Iterable[tuple[str, int, str]] = (),
 ) -> dict[str, pl.DataFrame]:
     """The published (suppressed) version of every exact table of docs/tabeller.md.
 
@@ -864,6 +856,18 @@ def suppress_tables(
     if k < 1:
         raise DisclosureError(f"k måste vara minst 1, fick {k}")
     cells, eqs = build_cells(tables, k, link_year)
+    extra = list(forced)
+    if extra:
+        # Cells the audit asked for (pipeline.audit): hidden from the start, as secondary.
+        marks = pl.DataFrame(
+            extra, schema={"tbl": pl.String, "r": pl.Int64, "col": pl.String}, orient="row"
+        )
+        cells = cells.join(
+            marks.with_columns(_audit=pl.lit(True)), on=["tbl", "r", "col"], how="left"
+        )
+        cells = cells.with_columns(
+            forced=pl.col("forced") | pl.col("_audit").fill_null(False)
+        ).drop("_audit")
     state = suppress_cells(cells, eqs, k)
     return publish_tables(tables, state, k)
 

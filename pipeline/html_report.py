@@ -17,6 +17,7 @@ import polars as pl
 from pipeline import style
 from pipeline.catalog import Catalog
 from pipeline.charts import ChartSpec, source_note
+from pipeline.config import BACKGROUND_PER_INSATS_MIN
 from pipeline.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID
 from pipeline.disclosure import SECONDARY_MARK, primary_mark
 from pipeline.period import Period
@@ -46,6 +47,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space:
 .uppnatt { background: #009E73; color: #fff; }
 .ej_uppnatt { background: #D55E00; color: #fff; }
 .for_fa_deltagare { background: #e0e0e0; color: #333; }
+.dold { background: #f4f4f4; color: #333; border: 1px dashed #888; }
 figure { margin: 1.2rem 0 2rem; }
 figure img { width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { font-size: 0.85rem; color: var(--muted); }
@@ -113,11 +115,15 @@ def _mal_text(matt: str, mal: float) -> str:
     )
 
 
-def _utfall_text(row: dict) -> str:
+def _utfall_text(row: dict, k: int) -> str:
     if row["matt"] in OUTCOME_MEASURES:
         if row["utfall"] is None:
             if row["bedomning"] == "for_fa_deltagare":
                 return "–"
+            base, reached = row["namnare"], row["taljare"]
+            if reached == primary_mark(k) and base is not None and base.isdigit():
+                # Says no more than the published "<k": the share itself is not shown.
+                return f"färre än {k} av {style.count_text(base)}"
             return "dolt"
         return _share_text(float(row["utfall"]), row["ki_lag"], row["ki_hog"])
     if row["matt"] == "deltagare":
@@ -127,7 +133,10 @@ def _utfall_text(row: dict) -> str:
 
 def _badge(bedomning: str | None) -> str:
     if bedomning is None:
-        return ""
+        return (
+            '<span class="badge dold" title="Bedömningen skulle tillsammans med de andra '
+            f'tabellerna röja en dold uppgift">{_e(style.BEDOMNING_DOLD)}</span>'
+        )
     return (
         f'<span class="badge {_e(bedomning)}">'
         f"{_e(style.label(bedomning, style.BEDOMNING_NAMN))}</span>"
@@ -139,17 +148,25 @@ def summary_section(published: dict[str, pl.DataFrame], k: int) -> str:
     if m is None or m.height == 0:
         return "<p>Inga mål finns i insatskatalogen.</p>"
     counts = {b: m.filter(pl.col("bedomning") == b).height for b in style.BEDOMNING_NAMN}
+    open_count = m["bedomning"].null_count()
     intro = (
         f"<p>Förbundet följde upp {m.height} mål för {m['insats_id'].n_unique()} insatser. "
         f"{counts['uppnatt']} mål uppnåddes, {counts['ej_uppnatt']} uppnåddes inte och för "
-        f"{counts['for_fa_deltagare']} var underlaget för litet för en bedömning som kan "
-        f"publiceras (färre än {k} avslutade deltagare, eller ett utfall som måste döljas).</p>"
+        f"{counts['for_fa_deltagare']} var underlaget för litet för en bedömning "
+        f"(färre än {k} avslutade deltagare)."
+        + (
+            f" För {open_count} kan bedömningen inte redovisas: den skulle tillsammans med "
+            "de andra tabellerna röja ett dolt antal."
+            if open_count
+            else ""
+        )
+        + "</p>"
     )
     rows = [
         [
             _e(r["insats"]),
             _e(_mal_text(r["matt"], r["mal"])),
-            _e(_utfall_text(r)),
+            _e(_utfall_text(r, k)),
             _e(style.count_text(r["namnare"])),
             _badge(r["bedomning"]),
         ]
@@ -272,7 +289,7 @@ def _key_figures(published: dict[str, pl.DataFrame], insats_id: str) -> str:
     return f'<dl class="nyckeltal">{body}</dl>'
 
 
-def _insats_goals(published: dict[str, pl.DataFrame], insats_id: str) -> str:
+def _insats_goals(published: dict[str, pl.DataFrame], insats_id: str, k: int) -> str:
     m = published.get("maluppfyllelse")
     if m is None:
         return ""
@@ -280,7 +297,7 @@ def _insats_goals(published: dict[str, pl.DataFrame], insats_id: str) -> str:
     if m.height == 0:
         return "<p>Insatsen har inga mål i katalogen.</p>"
     items = "".join(
-        f"<li>{_e(_mal_text(r['matt'], r['mal']))} – utfall {_e(_utfall_text(r))} "
+        f"<li>{_e(_mal_text(r['matt'], r['mal']))} – utfall {_e(_utfall_text(r, k))} "
         f"{_badge(r['bedomning'])}</li>"
         for r in m.iter_rows(named=True)
     )
@@ -337,25 +354,22 @@ def _fore_efter_table(published: dict[str, pl.DataFrame]) -> str:
 
 
 def data_quality_section(files: pl.DataFrame, quarantine: pl.DataFrame) -> str:
-    """Files read and rejected, and quarantined values counted per rule and column."""
+    """Files read and rejected, and the rules and columns that quarantined values.
+
+    Without counts: with one file per party and insats, rows are persons, and these counts
+    are outside the disclosure control. The counts are in datakvalitet.md under processed/.
+    """
     parts = []
     if files.height:
         rows = [
-            [
-                r["fil"],
-                r["format"] or "",
-                style.heltal(r["rader"]),
-                style.heltal(r["godkanda_rader"]),
-                style.heltal(r["avvisade_rader"]),
-                "Inläst" if r["status"] == "inlast" else "Avvisad",
-            ]
+            [r["fil"], r["format"] or "", "Inläst" if r["status"] == "inlast" else "Avvisad"]
             for r in files.sort("fil").iter_rows(named=True)
         ]
         parts.append(
             _table(
-                ["Fil", "Format", "Rader", "Godkända", "Avvisade", "Status"],
+                ["Fil", "Format", "Status"],
                 rows,
-                [False, False, True, True, True, False],
+                [False, False, False],
                 caption="Inlästa filer",
             )
         )
@@ -374,25 +388,23 @@ def data_quality_section(files: pl.DataFrame, quarantine: pl.DataFrame) -> str:
     if quarantine.height:
         q = (
             quarantine.group_by("regel_id", "kolumn")
-            .agg(pl.col("regel").first(), antal=pl.len())
+            .agg(pl.col("regel").first())
             .sort("regel_id", "kolumn")
         )
-        rows = [
-            [r["regel"] or r["regel_id"], r["kolumn"], style.heltal(r["antal"])]
-            for r in q.iter_rows(named=True)
-        ]
+        rows = [[r["regel"] or r["regel_id"], r["kolumn"]] for r in q.iter_rows(named=True)]
         parts.append(
             _table(
-                ["Regel", "Kolumn", "Antal värden"],
+                ["Regel", "Kolumn"],
                 rows,
-                [False, False, True],
-                caption="Värden i karantän per regel och kolumn",
+                [False, False],
+                caption="Regler som lade värden i karantän",
             )
         )
         parts.append(
-            '<p class="not">Antalen gäller rader och värden i de inlästa filerna, inte personer. '
-            "Rader med fel läses inte in utan läggs i karantän hos förbundet för rättelse "
-            "hos den part som lämnat uppgifterna.</p>"
+            '<p class="not">Rader med fel läses inte in utan läggs i karantän hos förbundet '
+            "för rättelse hos den part som lämnat uppgifterna. Antalet rader per fil och regel "
+            "redovisas inte här: med en fil per part och insats är det antal personer. "
+            "Förbundet har antalen i sin datakvalitetsrapport (datakvalitet.md).</p>"
         )
     else:
         parts.append("<p>Inga värden lades i karantän.</p>")
@@ -419,8 +431,29 @@ variera av slumpen när antalet deltagare är litet.</li>
 <p>Ingen uppgift i rapporten ska kunna knytas till en enskild person. Antal mellan 1 och {k - 1}
 visas som <strong>{_e(primary_mark(k))}</strong>. Där en dold uppgift annars kunde räknas fram
 ur en summa (till exempel deltagare minus kvinnor, eller förbundet totalt minus övriga insatser)
-döljs ytterligare en uppgift, markerad <strong>{_e(SECONDARY_MARK)}</strong>. Andelar vars
-täljare eller bas är dold visas inte. Noll visas alltid. Gränsen är k = {k}.</p>
+döljs ytterligare en uppgift, markerad <strong>{_e(SECONDARY_MARK)}</strong> (den är alltid
+minst {k}). Andelar vars täljare eller bas är dold visas inte. Noll visas alltid. Gränsen är
+k = {k}.</p>
+<p>Innan rapporten publiceras granskas den som en angripare skulle göra: alla publicerade
+tabeller, tillsammans med förbundets tidigare publicerade rapporter, ställs upp som ett system
+av ekvationer och olikheter (summor, könsfördelningar, förbundet totalt, bakgrund mot
+avslutade och pågående, andelar och mål), och för varje dold uppgift räknas ut vilka värden den
+fortfarande kan ha. Ingen dold uppgift får kunna bestämmas exakt, och inget antal mellan 1 och
+{k - 1} får kunna räknas fram. Hittar granskningen något döljs fler uppgifter; går det inte
+publiceras ingen rapport.</p>
+<ul>
+<li>En bedömning markerad <strong>För få deltagare</strong> har färre än {k} avslutade
+deltagare i basen.</li>
+<li><strong>Kan inte redovisas</strong>: utfallet är dolt och bedömningen skulle, tillsammans
+med de andra tabellerna, avslöja hur många som nådde målet.</li>
+<li>Ett utfall som <em>färre än {k} av 63</em> betyder att färre än {k} av de 63 avslutade
+nådde målet.</li>
+<li>Bakgrunden redovisas per kön bara för förbundet som helhet. För insatser med minst
+{BACKGROUND_PER_INSATS_MIN} insatsperioder redovisas bakgrunden vid start utan
+könsuppdelning; för mindre insatser redovisas den inte. Tomma celler i en tabell redovisas
+inte alls.</li>
+<li>Tidigare år i tidsserien visas som de först publicerades.</li>
+</ul>
 <p class="not">{_e(source_note(catalog))} Programversion: {_e(code_version)}.</p>
 """
 
@@ -468,7 +501,7 @@ def render_html(
         charts_html = "".join(fig(n) for n in by_insats.get(iid, []))
         insats_sections.append(
             f'<section id="insats-{_e(iid)}"><h3>{_e(names[iid])}</h3>'
-            f"{_key_figures(published, iid)}{_insats_goals(published, iid)}"
+            f"{_key_figures(published, iid)}{_insats_goals(published, iid, k)}"
             f"{_utfall_table(published, iid)}{charts_html}</section>"
         )
     title = f"Uppföljning av insatser {period.swedish}"

@@ -1,6 +1,6 @@
 """manifest.json: what a published report was made from and what it contains.
 
-Inputs (from the file log) with their sha256 and row counts, the code version, period and k,
+Inputs (from the file log) with their sha256 and status, the code version, period and k,
 the sha256 of every output file, and the time the report was made. That time is the only
 timestamp of a report: it is taken from SOURCE_DATE_EPOCH when set (reproducible builds),
 else from the clock.
@@ -58,15 +58,16 @@ def build_manifest(
     is_example: bool,
     created: dt.datetime,
 ) -> dict:
-    """The manifest as a dict; `outputs` are paths under `report_dir`."""
+    """The manifest as a dict; `outputs` are paths under `report_dir`.
+
+    No row counts per file: with one file per party and insats they are counts of persons,
+    which only the disclosure control may publish (counts stay in datakvalitet.md under
+    processed/)."""
     inputs = [
         {
             "fil": r["fil"],
             "sha256": r["sha256"],
             "format": r["format"],
-            "rader": r["rader"],
-            "godkanda_rader": r["godkanda_rader"],
-            "avvisade_rader": r["avvisade_rader"],
             "status": r["status"],
             "meddelande": r["meddelande"],
         }
@@ -93,8 +94,6 @@ def build_manifest(
         "k": k,
         "example_data": is_example,
         "inputs": inputs,
-        "input_rows": int(files["rader"].sum() or 0) if files.height else 0,
-        "rejected_rows": int(files["avvisade_rader"].sum() or 0) if files.height else 0,
         "outputs": out,
     }
 

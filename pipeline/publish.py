@@ -1,8 +1,10 @@
 """Publish the annual report: suppressed tables, charts, workbook, rapport.html and manifest.
 
 `publish_report` is the one entry point (the CLI calls it). Everything it writes under
-`<reports>/<label>/` has passed disclosure control (pipeline.disclosure); the exact tables
-never leave the processed store. The report is written into a new folder and swapped in
+`<reports>/<label>/` comes from tables that passed disclosure control and its audit against
+every release already published (pipeline.protect); the exact tables never leave the
+processed store. A report that replaces one of the same period keeps the old tables in the
+release history (pipeline.releases). The report is written into a new folder and swapped in
 whole, and apart from manifest.json's `created` field the bytes depend only on the input.
 """
 
@@ -19,10 +21,9 @@ import polars as pl
 
 from pipeline import style
 from pipeline.atomic import write_bytes, write_text
+from pipeline.audit import Release
 from pipeline.catalog import Catalog
 from pipeline.charts import chart_specs, render_charts
-from pipeline.contract import TABLE_COLUMNS
-from pipeline.disclosure import suppress_tables
 from pipeline.html_report import render_html
 from pipeline.manifest import (
     build_manifest,
@@ -31,6 +32,8 @@ from pipeline.manifest import (
     write_manifest,
 )
 from pipeline.period import Period
+from pipeline.protect import protect_release
+from pipeline.releases import archive_if_changed, published_releases
 from pipeline.workbook import write_workbook
 
 TABLE_DIR = "tabeller"
@@ -43,11 +46,6 @@ OWN_SUFFIXES = {".csv", ".xlsx", ".png", ".svg", ".txt", ".html", ".json"}
 
 def workbook_name(period: Period) -> str:
     return f"uppfoljning_{period.label}.xlsx"
-
-
-def table_csv(df: pl.DataFrame) -> bytes:
-    """A published table as contract CSV: UTF-8, comma separated, dot decimals."""
-    return df.write_csv(separator=",", line_terminator="\n", null_value="").encode("utf-8")
 
 
 # --- Replacing a report as a whole -----------------------------------------------------------
@@ -133,12 +131,16 @@ def publish_report(
     out = Path(reports_dir) / period.label
     out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
+    # Everything already published, earlier versions of this period included: the new
+    # release must not give away anything together with them (pipeline.releases).
+    history = published_releases(Path(reports_dir), period.label)
     staging = out.with_name(f".{out.name}.ny-{os.getpid()}")
     staging.mkdir()
     try:
         _write_report(
             staging,
             tables,
+            history,
             catalog,
             period,
             k,
@@ -151,6 +153,7 @@ def publish_report(
         )
         _carry_over(out, staging)
         staging.chmod(0o755)
+        archive_if_changed(Path(reports_dir), period.label, staging / TABLE_DIR)
         replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -160,6 +163,7 @@ def publish_report(
 def _write_report(
     out: Path,
     tables: dict[str, pl.DataFrame],
+    history: list[Release],
     catalog: Catalog,
     period: Period,
     k: int,
@@ -174,12 +178,16 @@ def _write_report(
     table_dir, chart_dir = out / TABLE_DIR, out / CHART_DIR
     written: list[Path] = []
 
-    say("Röjandeskydd och tabeller")
-    link_year = period.start.year if period.is_calendar_year else None
-    published = suppress_tables(tables, k, link_year)
-    for name, df in published.items():
+    say("Röjandeskydd och granskning mot tidigare utgåvor")
+    protected = protect_release(tables, k, period, history, progress=say)
+    published = protected.tables
+    say(
+        f"Granskningen godkände utgåvan efter {protected.rounds} omgång(ar), "
+        f"mot {len(protected.history)} tidigare utgåvor"
+    )
+    for name, data in protected.csv.items():  # the bytes the audit read
         path = table_dir / f"{name}.csv"
-        write_bytes(path, table_csv(df.select(TABLE_COLUMNS[name])))
+        write_bytes(path, data)
         written.append(path)
     if is_example:
         path = table_dir / EXAMPLE_NOTE_FILE

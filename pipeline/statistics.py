@@ -37,7 +37,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline import definitions as d
-from pipeline.catalog import Catalog
+from pipeline.catalog import Catalog, target_fraction
 from pipeline.config import DEFAULT_K
 from pipeline.contract import (
     AVSLUTSORSAK,
@@ -316,11 +316,21 @@ def _maluppfyllelse(
     deltagare: pl.LazyFrame,
     utfall: pl.LazyFrame,
     k: int,
+    period: Period,
 ) -> pl.LazyFrame:
+    fractions = {value: target_fraction(value) for value in catalog.mal["mal"].unique()}
     targets = (
         catalog.mal.lazy()
         .with_row_index("_mal_ordning")
         .join(rows.lazy().select("insats_id", "insats"), on="insats_id", how="inner")
+        .with_columns(
+            _mal_num=pl.col("mal").replace_strict(
+                {v: f[0] for v, f in fractions.items()}, return_dtype=pl.Int64
+            ),
+            _mal_den=pl.col("mal").replace_strict(
+                {v: f[1] for v, f in fractions.items()}, return_dtype=pl.Int64
+            ),
+        )
     )
     shares = utfall.filter(pl.col("kon") == KON_ALLA).select(
         "insats_id",
@@ -344,7 +354,7 @@ def _maluppfyllelse(
             pl.when(is_share).then(pl.col("_andel")).otherwise(pl.col("_volym")).alias("utfall"),
             *(pl.when(is_share).then(pl.col(c)).otherwise(None).alias(c) for c in share_columns),
         )
-        .with_columns(bedomning=d.bedomning(k))
+        .with_columns(bedomning=d.bedomning(k, period.days))
         .sort("_mal_ordning")
         .select(MALUPPFYLLELSE_COLUMNS)
     )
@@ -552,6 +562,9 @@ def _trend(
 ) -> pl.LazyFrame:
     years = trend_years(prepared, period)
     last_year = years[-1] if years else period.end.year
+    # The period's own year ends at the period's end (a tertial's trend row is the year so
+    # far): nothing that started or ended after the period is counted.
+    prepared = prepared.filter(pl.col("startdatum") <= period.end)
     start_year = pl.col("startdatum").dt.year().cast(pl.Int32)
     slut_year = pl.col("slutdatum").dt.year().cast(pl.Int32)
     end_year = pl.min_horizontal(slut_year.fill_null(last_year), last_year)
@@ -563,9 +576,9 @@ def _trend(
     # Outcomes: d.in_base_from_derived(year) holds for a base episode only in the year its
     # slutdatum falls in (d.ends_in), so ended episodes are counted by their end year; years
     # after the last trend year are dropped by the join below.
-    ended = prepared.filter(pl.col(d.UTFALLSBAS) & (start_year <= slut_year)).select(
-        "insats_id", *(pl.col(d.UPPNATT[m]) for m in OUTCOME_MEASURES), ar=slut_year
-    )
+    ended = prepared.filter(
+        pl.col(d.UTFALLSBAS) & (start_year <= slut_year) & (pl.col("slutdatum") <= period.end)
+    ).select("insats_id", *(pl.col(d.UPPNATT[m]) for m in OUTCOME_MEASURES), ar=slut_year)
     outcomes = _sum_with_total(
         ended,
         ["ar"],
@@ -630,7 +643,12 @@ def maluppfyllelse_table(
     prepared = prepare(episodes, catalog, insatser)
     rows = insats_rows(catalog, insatser)
     return _maluppfyllelse(
-        catalog, rows, _deltagare(prepared, rows, period), _utfall(prepared, rows, period), k
+        catalog,
+        rows,
+        _deltagare(prepared, rows, period),
+        _utfall(prepared, rows, period),
+        k,
+        period,
     ).collect()
 
 
@@ -661,7 +679,8 @@ def forsorjning_fore_efter_table(
 def trend_table(
     episodes: Episodes, catalog: Catalog, period: Period, insatser: list[str] | None = None
 ) -> pl.DataFrame:
-    """Deltagare and one outcome per calendar year, first data year to the period's end year."""
+    """Deltagare and one outcome per calendar year, first data year to the period's end year;
+    the period's own year ends at the period's end."""
     prepared = prepare(episodes, catalog, insatser)
     return _trend(prepared, insats_rows(catalog, insatser), catalog, period).collect()
 
@@ -681,7 +700,7 @@ def compute_tables(
     utfall = _utfall(prepared, rows, period)
     plans = {
         "deltagare": deltagare,
-        "maluppfyllelse": _maluppfyllelse(catalog, rows, deltagare, utfall, k),
+        "maluppfyllelse": _maluppfyllelse(catalog, rows, deltagare, utfall, k, period),
         "utfall": utfall,
         "utfall_kon": _utfall_kon(utfall),
         "tid_i_insats": _tid_i_insats(prepared, rows, period),

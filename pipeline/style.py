@@ -161,6 +161,8 @@ BEDOMNING_NAMN = {
     "ej_uppnatt": "Ej uppnått",
     "for_fa_deltagare": "För få deltagare",
 }
+# A bedömning the published tables do not imply, left open so as not to bound a hidden count.
+BEDOMNING_DOLD = "Kan inte redovisas"
 
 KON_NAMN = {"alla": "Alla", "K": "Kvinnor", "M": "Män"}
 

@@ -35,7 +35,7 @@ import polars as pl
 
 from pipeline import atomic
 from pipeline import definitions as d
-from pipeline.catalog import Catalog
+from pipeline.catalog import Catalog, target_fraction
 from pipeline.config import DEFAULT_K, EPISODES_FILE
 from pipeline.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID, TOTAL_INSATS_NAMN
 
@@ -243,7 +243,12 @@ SELECT t.insats_id, t.insats, t.matt, t.mal::DOUBLE AS mal,
     {share_columns},
     CASE
         WHEN {is_share} AND coalesce(u.namnare, 0) < k THEN 'for_fa_deltagare'
-        WHEN coalesce({utfall}, '-inf'::DOUBLE) >= t.mal THEN 'uppnatt'
+        WHEN {is_share} AND u.taljare * t.mal_den >= t.mal_num * u.namnare THEN 'uppnatt'
+        WHEN {is_share} THEN 'ej_uppnatt'
+        WHEN t.matt = 'arsplatser'
+            AND round(v.volym * (till - fran + 1)) * t.mal_den >= t.mal_num * (till - fran + 1)
+            THEN 'uppnatt'
+        WHEN t.matt <> 'arsplatser' AND v.volym * t.mal_den >= t.mal_num THEN 'uppnatt'
         ELSE 'ej_uppnatt'
     END AS bedomning
 FROM t
@@ -255,8 +260,8 @@ ORDER BY t.ordning
 
 def _create_catalog_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog | None) -> None:
     con.execute(
-        "CREATE OR REPLACE TABLE mal "
-        "(insats_id VARCHAR, matt VARCHAR, mal DOUBLE, typ VARCHAR, ordning BIGINT)"
+        "CREATE OR REPLACE TABLE mal (insats_id VARCHAR, matt VARCHAR, mal DOUBLE, typ VARCHAR, "
+        "ordning BIGINT, mal_num BIGINT, mal_den BIGINT)"
     )
     if catalog is None:
         con.execute(
@@ -275,7 +280,18 @@ def _create_catalog_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog | No
             "insats_id", "insats", pl.col("ordning").cast(pl.Int64)
         ),
         "mal": catalog.mal.with_row_index("ordning").select(
-            "insats_id", "matt", "mal", "typ", pl.col("ordning").cast(pl.Int64)
+            "insats_id",
+            "matt",
+            "mal",
+            "typ",
+            pl.col("ordning").cast(pl.Int64),
+            # The target as an exact fraction: counts are compared with it in integers.
+            pl.col("mal")
+            .map_elements(lambda v: target_fraction(v)[0], return_dtype=pl.Int64)
+            .alias("mal_num"),
+            pl.col("mal")
+            .map_elements(lambda v: target_fraction(v)[1], return_dtype=pl.Int64)
+            .alias("mal_den"),
         ),
     }
     for name, frame in tables.items():

@@ -182,6 +182,9 @@ def _sheet(wb, f, name, df: pl.DataFrame, catalog, period, k, is_example) -> Non
 
 def _cell(ws, f, row, col_idx, name, col, value, counts, share_row, i) -> float:
     """Write one cell; return the width it needs."""
+    if value is None and col == "bedomning":  # left open by the disclosure control
+        ws.write_string(row, col_idx, style.BEDOMNING_DOLD)
+        return len(style.BEDOMNING_DOLD)
     if value is None:
         ws.write_blank(row, col_idx, None)
         return 0

@@ -410,19 +410,25 @@ def test_wilson_accepts_expressions() -> None:
 def test_bedomning() -> None:
     df = pl.DataFrame(
         {
-            "typ": ["andel", "andel", "andel", "andel", "antal", "antal", "antal"],
-            "utfall": [1.0, 0.5, 0.49, None, 25.0, 24.9, 0.0],
-            "mal": [0.5, 0.5, 0.5, 0.5, 25.0, 25.0, 0.0],
-            "namnare": [4, 5, 10, 0, None, None, None],
+            "typ": ["andel", "andel", "andel", "andel", "antal", "antal", "antal", "antal"],
+            "matt": ["arbete_studier"] * 4 + ["arsplatser", "arsplatser", "deltagare", "deltagare"],
+            # årsplatser as the pipeline computes them: days × (1 / days in period), which
+            # for 2 450 days in 98 is 24.999999999999996
+            "utfall": [1.0, 0.5, 0.4, None, 2450 * (1 / 98), 24.9, 0.0, 12.0],
+            "taljare": [4, 5, 4, None, None, None, None, None],
+            "namnare": [4, 10, 10, 0, None, None, None, None],
+            "_mal_num": [1, 1, 1, 1, 25, 25, 0, 25],
+            "_mal_den": [2, 2, 2, 2, 1, 1, 1, 2],  # mål 0.5, 25 årsplatser, 0 and 12.5 deltagare
         }
     )
-    assert values(df, d.bedomning(5)) == [
+    assert values(df, d.bedomning(5, 98)) == [
         "for_fa_deltagare",
         "uppnatt",  # utfall equal to mal is reached
         "ej_uppnatt",
         "for_fa_deltagare",
-        "uppnatt",
+        "uppnatt",  # 2 450 days in 98 days are exactly 25 årsplatser, though 2450/98 < 25.0
         "ej_uppnatt",
         "uppnatt",
+        "ej_uppnatt",  # 12 of 12.5
     ]
-    assert values(df, d.bedomning(4))[0] == "uppnatt"
+    assert values(df, d.bedomning(4, 98))[0] == "uppnatt"

@@ -80,15 +80,21 @@ def test_goal_table_with_assessments(example_html):
     ]
     assert summary.count('class="badge uppnatt"') == 1
     assert summary.count('class="badge ej_uppnatt"') == 1
-    assert summary.count('class="badge for_fa_deltagare"') == 2  # the two hidden shares
+    # The two hidden shares have bases of 5 or more: open, not "för få deltagare".
+    assert summary.count('class="badge for_fa_deltagare"') == 0
+    assert summary.count('class="badge dold"') == 2
+    assert "färre än 5 av" in summary  # Beta: a reached count `<5` of a visible base
     assert "Årsplatser: minst 10" in summary
     assert "11,5" in summary  # decimal comma
 
 
-def test_data_quality_counts_rows_never_values(example_html):
+def test_data_quality_names_rules_never_values_nor_counts(example_html):
     quality = example_html[example_html.index('id="datakvalitet"') : example_html.index('id="om"')]
     assert "Filen innehåller personnummer" in quality
-    assert "<td>fodelsear</td><td class=n>2</td>" in quality
+    # Rules and columns, without counts: with one file per party rows are persons.
+    assert "<td>fodelsear</td>" in quality
+    assert "<td>fodelsear</td><td class=n>" not in quality
+    assert ">Rader</th>" not in quality and ">Antal värden</th>" not in quality
     assert "1930" not in example_html and "2015" not in example_html
 
 

@@ -497,22 +497,36 @@ TREND_ROWS = [
 ]
 
 
+# The row of the period's own year ends at the period's end (README: "Trend, clipped").
+CLIPPED_2024 = {
+    "tertial": {"SOC": (4, 1, 1), "ARB": (4, 1, 0), "TOM": (0, 0, 0), "TOTALT": (7, 2, 1)},
+    "projektar": {"SOC": (6, 2, 2), "ARB": (6, 3, 2), "TOM": (0, 0, 0), "TOTALT": (11, 5, 4)},
+}
+
+
 @pytest.mark.parametrize(
-    ("period", "last_year"),
-    [(YEAR, 2024), (TERTIAL, 2024), (PROJECT_YEAR, 2024), (Period.year(2023), 2023)],
+    ("period", "last_year", "clipped"),
+    [
+        (YEAR, 2024, None),
+        (TERTIAL, 2024, "tertial"),
+        (PROJECT_YEAR, 2024, "projektar"),
+        (Period.year(2023), 2023, None),
+    ],
     ids=["2024", "tertial", "projektar", "2023"],
 )
-def test_trend(episodes: pl.DataFrame, catalog: Catalog, period: Period, last_year: int) -> None:
-    """Every year from the first with data to the period's end year (2025 data not shown)."""
-    expected = pl.DataFrame(
-        [
-            (i, NAMES[i], y, dn, TREND_MATT[i], n, t, frac(t, n))
-            for i, y, dn, n, t in TREND_ROWS
-            if y <= last_year
-        ],
-        schema=TREND_SCHEMA,
-        orient="row",
-    )
+def test_trend(
+    episodes: pl.DataFrame, catalog: Catalog, period: Period, last_year: int, clipped: str | None
+) -> None:
+    """Every year from the first with data to the period's end year (2025 data not shown);
+    the period's own year only up to the period's end."""
+    rows = []
+    for i, y, dn, n, t in TREND_ROWS:
+        if y > last_year:
+            continue
+        if clipped and y == last_year:
+            dn, n, t = CLIPPED_2024[clipped][i]
+        rows.append((i, NAMES[i], y, dn, TREND_MATT[i], n, t, frac(t, n)))
+    expected = pl.DataFrame(rows, schema=TREND_SCHEMA, orient="row")
     assert_frame_equal(s.trend_table(episodes, catalog, period), expected)
 
 
