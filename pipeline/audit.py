@@ -65,6 +65,8 @@ MIP_SECONDS = 1.0
 SAMPLE_MIP_SECONDS = 1.0
 # Årsplatser are published with 2 decimals: a value v stands for v ± this.
 PLACES_HALF_STEP = 0.005 + 1e-9
+# Integer solutions kept per component as starts for its integer programs.
+MAX_POINTS = 64
 # Upper bound on every count while sampling feasible solutions (far above any förbund).
 SAMPLE_BOX = 1e6
 START_VARIABLES = (
@@ -177,6 +179,7 @@ class AuditResult:
     # without one (`_Builder.open_assessment`): publishing it reveals nothing more.
     implied: dict[int, str] = field(default_factory=dict)
     solver: _Solver | None = field(default=None, repr=False)
+    points: list[dict] = field(default_factory=list, repr=False)  # integer solutions seen
 
     @property
     def passed(self) -> bool:
@@ -220,6 +223,11 @@ class Model:
             for v in terms:
                 out[v].append(ref)
         return out
+
+    def key_of(self, v: int) -> tuple:
+        if len(getattr(self, "_keys", ())) != len(self.index):
+            self._keys = list(self.index)  # insertion order: position = variable number
+        return self._keys[v]
 
     def var(self, key: tuple, *, continuous: bool = False) -> int:
         found = self.index.get(key)
@@ -958,6 +966,23 @@ class _Solver:
             self.programs += 1
         return low, high
 
+    def points(self) -> list[dict]:
+        """Integer solutions of the whole model by quantity key (each component's i-th
+        solution, with the settled counts), for the next audit's `hints`."""
+        programs = [p for p in self._programs.values() if p.points]
+        if not programs:
+            return []
+        settled = {self.model.key_of(v): value for v, value in self.fixed.items()}
+        out = []
+        for i in range(max(len(p.points) for p in programs)):
+            point = dict(settled)
+            for p in programs:
+                x = p.points[i % len(p.points)]
+                keys = (self.model.key_of(v) for v in p.columns)
+                point.update(zip(keys, x.tolist(), strict=True))
+            out.append(point)
+        return out
+
     def integer_side(self, terms: Iterable[tuple[int, float]], sign: float) -> tuple[float, float]:
         """Over the integer solutions, with sign 1: (a lower bound of the expression's
         minimum, the lowest value seen); with sign −1: (an upper bound of its maximum, the
@@ -1018,10 +1043,14 @@ class _Solver:
         small: list[int | None],
         rounds: int = 6,
         pushes: int = 8,
+        hints: Sequence[dict] = (),
     ) -> list[list[int]]:
         """For each target, the integer values it takes in a few feasible solutions, sorted.
 
-        Solutions for random objectives first; then, while some targets are still open,
+        Solutions of an earlier audit of the same quantities (`hints`, full assignments by
+        quantity) first, where they satisfy this model's relations: hiding more only widens
+        the feasible set, so most still do. Then solutions for random objectives; then,
+        while some targets are still open,
         objectives that push the open ones (randomly weighted) down and up together. A
         target is settled by two different values, or, for a derived count (`small[n]` =
         k), by one value outside 1..k−1. Most counts are far from pinned: this spares them
@@ -1068,7 +1097,19 @@ class _Solver:
                 for i in np.flatnonzero(whole):  # a loop over the targets' values
                     seen[members[i]].add(round(float(values[i])))
 
-            for _ in range(2 if integer else rounds):
+            keys = [self.model.key_of(v) for v in program.columns]
+            reused = 0
+            for hint in hints:  # a loop over a few dozen earlier solutions
+                x = np.array([hint.get(key, np.nan) for key in keys], dtype=np.float64)
+                if np.isnan(x).any() or not program.feasible(x):
+                    continue
+                reused += 1
+                program._keep(x)
+                values = matrix @ x + constant
+                for i in range(len(members)):  # a loop over the targets' values
+                    seen[members[i]].add(round(float(values[i])))
+            randoms = 2 if integer else rounds
+            for _ in range(0 if reused >= randoms else randoms):
                 weights = rng.normal(size=len(program.columns))
                 record(dict(zip(program.columns, weights, strict=True)))
             open_targets = [i for i, n in enumerate(members) if not settled(n)]
@@ -1139,16 +1180,30 @@ class _Program:
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
         lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
         lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
+        from scipy.sparse import csr_matrix
+
+        self._check = (
+            csr_matrix(
+                (lp.a_matrix_.value_, lp.a_matrix_.index_, lp.a_matrix_.start_),
+                shape=(lp.num_row_, lp.num_col_),
+            ),
+            np.asarray(lp.row_lower_, dtype=np.float64),
+            np.asarray(lp.row_upper_, dtype=np.float64),
+            col_low.copy(),
+            col_high.copy(),
+        )
         kinds = highspy.HighsVarType
         self.integer = [
             kinds.kContinuous if v in model.continuous else kinds.kInteger for v in self.columns
         ]
+        self._integer_mask = np.array([v not in model.continuous for v in self.columns], bool)
         self._highs = {exact: self._solver(lp, exact) for exact in (False, True)}
         # Samples come from the program inside a box: still feasible points, but a random
         # objective has an optimum even where the counts are unbounded.
         lp.col_upper_ = np.minimum(col_high, SAMPLE_BOX)
         self._highs["box"] = self._solver(lp, False)
         self._lp_box = lp  # the integer version of the box is made when first needed
+        self.points: list[np.ndarray] = []  # integer solutions seen
 
     def _solver(self, lp, exact: bool):
         highs = _new_highs()
@@ -1198,7 +1253,18 @@ class _Program:
         MIP_SECONDS; the incumbent is +∞ when no integer solution was found in time."""
         import highspy
 
+        if self.points:  # start from the best integer solution seen: a first incumbent
+            cost = np.zeros(len(self.columns))
+            for v, c in objective.items():
+                cost[self.columns[v]] = sign * c
+            start = min(self.points, key=lambda x: float(cost @ x))
+            solution = highspy.HighsSolution()
+            solution.col_value = start.tolist()
+            solution.value_valid = True
+            self._highs[True].setSolution(solution)
         highs, status = self._run(objective, sign, True)
+        if highs.getInfo().primal_solution_status == 2:
+            self._keep(np.array(highs.getSolution().col_value))
         if status in (
             highspy.HighsModelStatus.kUnbounded,
             highspy.HighsModelStatus.kUnboundedOrInfeasible,
@@ -1235,7 +1301,27 @@ class _Program:
         found = integer and highs.getInfo().primal_solution_status == 2
         if not (optimal or found):
             return None
-        return np.array(highs.getSolution().col_value)
+        x = np.array(highs.getSolution().col_value)
+        if integer or not self.fractional:  # vertices without fractional rows are integral
+            self._keep(x)
+        return x
+
+    def feasible(self, x: np.ndarray) -> bool:
+        """Whether a point satisfies every relation of the component (integers in integer
+        columns): a point from an earlier, stricter model of the same quantities."""
+        matrix, row_low, row_high, col_low, col_high = self._check
+        if np.any(x < col_low - 1e-6) or np.any(x > col_high + 1e-6):
+            return False
+        if np.any(np.abs(x - np.round(x))[self._integer_mask] > 1e-6):
+            return False
+        values = matrix @ x
+        return bool(np.all(values >= row_low - 1e-6) and np.all(values <= row_high + 1e-6))
+
+    def _keep(self, x: np.ndarray) -> None:
+        """Remember an integer solution (a start for later integer programs)."""
+        whole = np.where(self._integer_mask, np.round(x), x)
+        if np.all(np.abs(x - whole) < 1e-6) and len(self.points) < MAX_POINTS:
+            self.points.append(whole)
 
 
 _BANNER_SHOWN = False
@@ -1273,11 +1359,14 @@ def _integer_range(low: float, high: float) -> tuple[int, int]:
     return lo, hi
 
 
-def _judge(builder: _Builder, solver: _Solver) -> tuple[list[Finding], dict[str, tuple[int, int]]]:
+def _judge(
+    builder: _Builder, solver: _Solver, hints: Sequence[dict] = ()
+) -> tuple[list[Finding], dict[str, tuple[int, int]]]:
     findings, ranges = [], {}
     seen = solver.sample(
         [t.terms for t in builder.targets],
         [t.k if t.kind == "harledd" else None for t in builder.targets],
+        hints=hints,
     )
     for target, values in zip(builder.targets, seen, strict=True):  # hidden and derived counts
         if len(values) >= 2:  # two feasible integer values seen: not pinned
@@ -1362,9 +1451,11 @@ def _build(releases: Sequence[Release]) -> _Builder:
     return builder
 
 
-def audit(releases: Sequence[Release]) -> AuditResult:
+def audit(releases: Sequence[Release], hints: Sequence[dict] = ()) -> AuditResult:
     """Every count the releases give away (module docstring). The current release is the
     one with `current=True`; earlier ones constrain it and are protected by it too.
+    `hints`: `AuditResult.points` of an earlier audit of the same releases with fewer
+    cells hidden (only a speed-up: each is checked against the relations before use).
 
     When the releases contradict each other (made from revised data), each is audited on
     its own and, across releases, the differences of the same count in nested periods are
@@ -1373,7 +1464,7 @@ def audit(releases: Sequence[Release]) -> AuditResult:
     builder = _build(releases)
     try:
         solver = _Solver(builder.model)
-        findings, ranges = _judge(builder, solver)
+        findings, ranges = _judge(builder, solver, hints)
     except Inconsistent:
         if len(releases) == 1:
             raise
@@ -1387,6 +1478,7 @@ def audit(releases: Sequence[Release]) -> AuditResult:
         builder.model,
         implied=implied,
         solver=solver,
+        points=solver.points(),
     )
 
 

@@ -183,11 +183,13 @@ def protect_release(
     forced: set[tuple[str, int, str]] = set()
     withheld: set[tuple[str, int]] = set()  # rows left out, where nothing else helps
     seen: dict[str, int] = defaultdict(int)  # finding → rounds it has been found in
+    hints: list[dict] = []  # the last audit's solutions: most hold after more hiding
     for round_no in range(1, max_rounds + 1):
         published, frozen_rows = _suppressed(tables, k, period, history, forced, withheld)
-        csv, result = _audited(published, k, period, history)
+        csv, result = _audited(published, k, period, history, hints)
         if result.passed:
             break
+        hints = result.points
         findings = _current(result)
         for finding in findings:
             seen[finding.name] += 1
@@ -235,12 +237,12 @@ def _suppressed(
     return published, frozen_rows
 
 
-def _audited(published, k, period, history) -> tuple[dict[str, bytes], AuditResult]:
+def _audited(published, k, period, history, hints=()) -> tuple[dict[str, bytes], AuditResult]:
     csv = {name: table_csv(df.select(TABLE_COLUMNS[name])) for name, df in published.items()}
     release = Release(
         period.label, period, k, {n: read_published(b) for n, b in csv.items()}, current=True
     )
-    return csv, audit([*history, release])
+    return csv, audit([*history, release], hints)
 
 
 def _current(result: AuditResult):
