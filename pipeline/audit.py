@@ -59,10 +59,14 @@ INF = math.inf
 SHARE_HALF_STEP = 0.00005
 # Time for one integer program (a share or target component the relaxation leaves narrow):
 # past it, the solver's bound and best solution decide, erring on the side of a finding.
-MIP_SECONDS = 1.0
+MIP_SECONDS = 5.0
+# The same as a count of branch-and-bound nodes: a limit of work, not of time, so that the
+# same tables give the same audit (and the same published report) on any machine. The time
+# limit above is only a safety net.
+MIP_NODES = 200
 # Time for one integer sample of a component with fractional relations (any integer
 # solution found is a feasible point, optimal or not).
-SAMPLE_MIP_SECONDS = 1.0
+SAMPLE_MIP_SECONDS = 5.0
 # Årsplatser are published with 2 decimals: a value v stands for v ± this.
 PLACES_HALF_STEP = 0.005 + 1e-9
 # Integer solutions kept per component as starts for its integer programs.
@@ -1121,7 +1125,10 @@ class _Solver:
                 objective = {v: push[j] for v, j in program.columns.items() if push[j]}
                 record(objective)
                 record({v: -c for v, c in objective.items()})
-                open_targets = [i for i in open_targets if not settled(members[i])]
+                still = [i for i in open_targets if not settled(members[i])]
+                if len(still) == len(open_targets):
+                    break  # a push that settles nothing: the rest are for the programs
+                open_targets = still
         return [sorted(values) for values in seen]
 
 
@@ -1215,6 +1222,7 @@ class _Program:
             highs.setOptionValue("simplex_strategy", 4)
         highs.passModel(lp)
         if exact and self.integer:
+            highs.setOptionValue("mip_max_nodes", MIP_NODES)
             highs.setOptionValue("time_limit", MIP_SECONDS)
             n = len(self.integer)
             highs.changeColsIntegrality(n, np.arange(n, dtype=np.int32), self.integer)
@@ -1295,6 +1303,7 @@ class _Program:
         kind = "box integer" if integer else "box"
         if kind not in self._highs:
             highs = self._highs[kind] = self._solver(self._lp_box, True)
+            highs.setOptionValue("mip_max_nodes", MIP_NODES)
             highs.setOptionValue("time_limit", SAMPLE_MIP_SECONDS)
         highs, status = self._run(objective, 1.0, kind)
         optimal = status == highspy.HighsModelStatus.kOptimal

@@ -183,7 +183,9 @@ def summary_section(published: dict[str, pl.DataFrame], k: int) -> str:
         '<p class="not">Andelsmål mäts bland deltagare som avslutat insatsen under perioden '
         "(utom de som flyttat eller avlidit); okänt utfall räknas som ej uppnått. KI = 95 % "
         "konfidensintervall (Wilson): med få deltagare är osäkerheten stor. "
-        "”dolt” = utfallet visas inte av röjandeskäl, och då inte heller bedömningen.</p>"
+        f"”dolt” = utfallet visas inte av röjandeskäl; ”färre än {k} av 28” = färre än {k} "
+        "av de 28 nådde målet. Bedömningen visas när de publicerade talen ändå avgör den; "
+        "”Kan inte redovisas” = bedömningen skulle röja det dolda antalet.</p>"
     )
     return intro + table + note
 
