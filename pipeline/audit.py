@@ -1545,6 +1545,21 @@ def _audit_apart(releases: Sequence[Release]) -> AuditResult:
     )
 
 
+# The columns that say which row a published row is (the same in every version).
+ROW_KEYS = ("insats_id", "kon", "matt", "variabel", "kategori")
+
+
+def _exact_count(text: str | None, k: int) -> float | None:
+    """A visible whole count, or None (hidden, empty, or not a count)."""
+    try:
+        parsed = parse_count(text, k)
+    except ValueError:
+        return None
+    if parsed is None or parsed[0] != parsed[1] or not float(parsed[0]).is_integer():
+        return None
+    return parsed[0]
+
+
 def _apparent_differences(current: Release, earlier: list[Release]) -> list[Finding]:
     """Visible counts of the same row and column in nested (or the same) periods of two
     releases whose difference is 1..k−1: what a reader would take for the count in between,
@@ -1557,24 +1572,22 @@ def _apparent_differences(current: Release, earlier: list[Release]) -> list[Find
             continue
         for name in ("deltagare", "utfall", "bakgrund", "tid_i_insats"):
             a, b = current.tables.get(name), other.tables.get(name)
-            if a is None or b is None or a.height != b.height:
+            if a is None or b is None:
                 continue
+            keys = [c for c in ROW_KEYS if c in a.columns and c in b.columns]
+            pairs = a.with_row_index("_r").join(b, on=keys, how="inner", suffix="_annan")
             for column in a.columns:
-                if column not in b.columns or column in ("insats_id", "insats"):
+                if column in keys or column == "insats" or f"{column}_annan" not in pairs.columns:
                     continue
-                for row, (x, y) in enumerate(zip(a[column], b[column], strict=True)):
-                    px, py = parse_count(x, current.k), parse_count(y, other.k)
-                    if not px or not py or px[0] != px[1] or py[0] != py[1]:
+                for row, x, y in pairs.select("_r", column, f"{column}_annan").iter_rows():
+                    px, py = _exact_count(x, current.k), _exact_count(y, other.k)
+                    if px is None or py is None or not 1 <= abs(px - py) <= current.k - 1:
                         continue
-                    diff = abs(px[0] - py[0])
-                    if 1 <= diff <= current.k - 1:
-                        ref = CellRef(current.label, name, row, column)
-                        target = Target(
-                            f"{name}[{row}].{column}", "harledd", (), current.k, ref, True
-                        )
-                        out.append(
-                            Finding(target.name, "harledd_liten", int(diff), ref, True, target)
-                        )
+                    ref = CellRef(current.label, name, row, column)
+                    target = Target(f"{name}[{row}].{column}", "harledd", (), current.k, ref, True)
+                    out.append(
+                        Finding(target.name, "harledd_liten", int(abs(px - py)), ref, True, target)
+                    )
     return out
 
 

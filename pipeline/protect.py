@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline.audit import AuditResult, Release, audit, culprits
+from pipeline.audit import AuditResult, Inconsistent, Release, audit, culprits
 from pipeline.config import BACKGROUND_PER_INSATS_MIN
 from pipeline.contract import TABLE_COLUMNS, TOTAL_INSATS_ID
 from pipeline.disclosure import (
@@ -246,7 +246,13 @@ def _audited(published, k, period, history, hints=()) -> tuple[dict[str, bytes],
     release = Release(
         period.label, period, k, {n: read_published(b) for n, b in csv.items()}, current=True
     )
-    return csv, audit([*history, release], hints)
+    try:
+        return csv, audit([*history, release], hints)
+    except Inconsistent as exc:  # the new tables contradict themselves: a defect upstream
+        raise DisclosureError(
+            "De publicerade tabellerna motsäger varandra och kan inte granskas; ingen rapport "
+            "publicerades. Kör om med samma indata och anmäl felet om det kvarstår."
+        ) from exc
 
 
 def _current(result: AuditResult):

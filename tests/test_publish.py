@@ -204,3 +204,40 @@ def test_a_report_without_data_says_so_first(tmp_path):
     html = (folder / "rapport.html").read_text(encoding="utf-8")
     assert html.index("Rapporten saknar data") < html.index("<h1>")
     assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["utan_data"]
+
+
+def test_a_replaced_release_is_kept_in_the_history_and_audited_against(tmp_path):
+    from pipeline.releases import HISTORY_DIR, published_releases
+
+    first = publish(tmp_path)
+    assert not (tmp_path / HISTORY_DIR).exists()
+    publish(tmp_path)  # the same tables: nothing to keep
+    assert not (tmp_path / HISTORY_DIR).exists()
+    # Revised data: Alfa has one more new participant. The old version is kept, and the
+    # new one is audited against it (the difference of 1 is not published).
+    revised = fx.tables()
+    revised["deltagare"] = revised["deltagare"].with_columns(
+        nya=pl.when(pl.col("insats_id").is_in(["A", "TOTALT"]))
+        .then(pl.col("nya") + 1)
+        .otherwise("nya")
+    )
+    publish_report(
+        revised,
+        fx.catalog(),
+        Period.year(2025),
+        tmp_path,
+        5,
+        fx.file_log(),
+        fx.quarantine(),
+        True,
+        "v0.1.0-test",
+    )
+    kept = tmp_path / HISTORY_DIR / "2025" / "1"
+    assert (kept / "manifest.json").exists() and (kept / "tabeller" / "deltagare.csv").exists()
+    labels = [r.label for r in published_releases(tmp_path, "2025")]
+    assert labels == ["2025#nu", "2025#1"]
+    old = pl.read_csv(kept / "tabeller" / "deltagare.csv", infer_schema=False)
+    new = pl.read_csv(first / "tabeller" / "deltagare.csv", infer_schema=False)
+    before = old.row(0, named=True)["nya"] or ""
+    after = new.row(0, named=True)["nya"] or ""  # empty: left out
+    assert not (before.isdigit() and after.isdigit() and abs(int(before) - int(after)) < 5)
