@@ -67,6 +67,7 @@ MIP_NODES = 200
 # Time for one integer sample of a component with fractional relations (any integer
 # solution found is a feasible point, optimal or not).
 SAMPLE_MIP_SECONDS = 5.0
+SAMPLE_MIP_NODES = 20  # a sample needs a feasible point, not an optimum
 # Årsplatser are published with 2 decimals: a value v stands for v ± this.
 PLACES_HALF_STEP = 0.005 + 1e-9
 # Integer solutions kept per component as starts for its integer programs.
@@ -1303,7 +1304,7 @@ class _Program:
         kind = "box integer" if integer else "box"
         if kind not in self._highs:
             highs = self._highs[kind] = self._solver(self._lp_box, True)
-            highs.setOptionValue("mip_max_nodes", MIP_NODES)
+            highs.setOptionValue("mip_max_nodes", SAMPLE_MIP_NODES)
             highs.setOptionValue("time_limit", SAMPLE_MIP_SECONDS)
         highs, status = self._run(objective, 1.0, kind)
         optimal = status == highspy.HighsModelStatus.kOptimal
