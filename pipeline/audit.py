@@ -1550,15 +1550,10 @@ def _audit_apart(releases: Sequence[Release]) -> AuditResult:
 ROW_KEYS = ("insats_id", "kon", "matt", "variabel", "kategori")
 
 
-def _exact_count(text: str | None, k: int) -> float | None:
-    """A visible whole count, or None (hidden, empty, or not a count)."""
-    try:
-        parsed = parse_count(text, k)
-    except ValueError:
-        return None
-    if parsed is None or parsed[0] != parsed[1] or not float(parsed[0]).is_integer():
-        return None
-    return parsed[0]
+def _whole(column: str) -> pl.Expr:
+    """A published cell as a visible whole count, else null (hidden, empty, not a count)."""
+    value = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value == value.round(0)).then(value)
 
 
 def _apparent_differences(current: Release, earlier: list[Release]) -> list[Finding]:
@@ -1580,15 +1575,15 @@ def _apparent_differences(current: Release, earlier: list[Release]) -> list[Find
             for column in a.columns:
                 if column in keys or column == "insats" or f"{column}_annan" not in pairs.columns:
                     continue
-                for row, x, y in pairs.select("_r", column, f"{column}_annan").iter_rows():
-                    px, py = _exact_count(x, current.k), _exact_count(y, other.k)
-                    if px is None or py is None or not 1 <= abs(px - py) <= current.k - 1:
-                        continue
+                # Visible whole counts only ("<5", "..", shares and text become null).
+                diff = pairs.select(
+                    "_r",
+                    d=(_whole(column) - _whole(f"{column}_annan")).abs(),
+                ).filter(pl.col("d").is_between(1, current.k - 1))
+                for row, d in diff.iter_rows():  # a loop over the small differences found
                     ref = CellRef(current.label, name, row, column)
                     target = Target(f"{name}[{row}].{column}", "harledd", (), current.k, ref, True)
-                    out.append(
-                        Finding(target.name, "harledd_liten", int(abs(px - py)), ref, True, target)
-                    )
+                    out.append(Finding(target.name, "harledd_liten", int(d), ref, True, target))
     return out
 
 
