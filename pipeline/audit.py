@@ -1103,18 +1103,17 @@ class _Solver:
                     seen[members[i]].add(round(float(values[i])))
 
             keys = [self.model.key_of(v) for v in program.columns]
-            reused = 0
             for hint in hints:  # a loop over a few dozen earlier solutions
                 x = np.array([hint.get(key, np.nan) for key in keys], dtype=np.float64)
                 if np.isnan(x).any() or not program.feasible(x):
                     continue
-                reused += 1
                 program._keep(x)
                 values = matrix @ x + constant
                 for i in range(len(members)):  # a loop over the targets' values
                     seen[members[i]].add(round(float(values[i])))
             randoms = 2 if integer else rounds
-            for _ in range(0 if reused >= randoms else randoms):
+            # Random objectives always: earlier solutions may all be alike.
+            for _ in range(randoms):
                 weights = rng.normal(size=len(program.columns))
                 record(dict(zip(program.columns, weights, strict=True)))
             open_targets = [i for i, n in enumerate(members) if not settled(n)]
