@@ -71,7 +71,7 @@ SAMPLE_MIP_NODES = 20  # a sample needs a feasible point, not an optimum
 # Årsplatser are published with 2 decimals: a value v stands for v ± this.
 PLACES_HALF_STEP = 0.005 + 1e-9
 # Integer solutions kept per component as starts for its integer programs.
-MAX_POINTS = 64
+MAX_POINTS = 256
 # Upper bound on every count while sampling feasible solutions (far above any förbund).
 SAMPLE_BOX = 1e6
 START_VARIABLES = (
@@ -1065,6 +1065,7 @@ class _Solver:
 
         rng = np.random.default_rng(20261201)
         seen: list[set[int]] = [set() for _ in targets]
+        self._evaluators: dict[int, tuple] = {}
         by_root: dict[int, list[int]] = defaultdict(list)
         for n, terms in enumerate(targets):
             roots = {self.root[v] for v, _ in terms if v not in self.fixed and v in self.root}
@@ -1090,6 +1091,7 @@ class _Solver:
                         col.append(program.columns[v])
                         coef.append(c)
             matrix = csr_matrix((coef, (row, col)), shape=(len(members), len(program.columns)))
+            self._evaluators[root] = (members, matrix, constant)
 
             def record(objective: dict[int, float], at=(program, matrix, constant, members)):
                 program, matrix, constant, members = at
@@ -1129,7 +1131,26 @@ class _Solver:
                 if len(still) == len(open_targets):
                     break  # a push that settles nothing: the rest are for the programs
                 open_targets = still
+        self._seen = seen
+        self._absorbed = {root: len(self._program(root).points) for root in self._evaluators}
         return [sorted(values) for values in seen]
+
+    def absorb(self) -> None:
+        """Add the values of the integer solutions found since (by integer programs of
+        single targets, each an extreme point) to every target of their component: one
+        such solution often settles the targets after it without programs of their own."""
+        for root, (members, matrix, constant) in self._evaluators.items():
+            program = self._programs[root]
+            start = self._absorbed.get(root, 0)
+            for x in program.points[start:]:  # a loop over the few new solutions
+                values = matrix @ x + constant
+                for i in range(len(members)):  # a loop over the targets' values
+                    self._seen[members[i]].add(round(float(values[i])))
+            self._absorbed[root] = len(program.points)
+
+    def seen(self, n: int) -> list[int]:
+        """The values target n has taken in the solutions seen so far, sorted."""
+        return sorted(self._seen[n])
 
 
 class _Program:
@@ -1372,12 +1393,13 @@ def _judge(
     builder: _Builder, solver: _Solver, hints: Sequence[dict] = ()
 ) -> tuple[list[Finding], dict[str, tuple[int, int]]]:
     findings, ranges = [], {}
-    seen = solver.sample(
+    solver.sample(
         [t.terms for t in builder.targets],
         [t.k if t.kind == "harledd" else None for t in builder.targets],
         hints=hints,
     )
-    for target, values in zip(builder.targets, seen, strict=True):  # hidden and derived counts
+    for n, target in enumerate(builder.targets):  # hidden and derived counts
+        values = solver.seen(n)
         if len(values) >= 2:  # two feasible integer values seen: not pinned
             ranges[target.name] = (values[0], values[-1])
             continue
@@ -1399,6 +1421,7 @@ def _judge(
             # (A relaxation pinned to one integer needs no check: the true counts are one
             # integer solution.)
             low, high, pinned = _integer_decision(solver, target, values)
+            solver.absorb()
             ranges[target.name] = (low, high)
             if pinned is None:
                 continue
