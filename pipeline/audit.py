@@ -2,7 +2,7 @@
 
 Independent of the suppression engine (`pipeline.disclosure`): it reads the published
 tables as written (strings: "12", "<5", ".."), knows only what docs/tabeller.md and
-docs/matt.md tell any reader, and asks linear programs (HiGHS, through scipy) for the range
+docs/matt.md tell any reader, and asks linear programs (HiGHS, through highspy) for the range
 each hidden count can still take. It is what τ-ARGUS and sdcTable call the audit of a
 suppression pattern, done over every table of every release at once.
 
