@@ -731,6 +731,10 @@ class _Builder:
             if "deltagare" not in tables:
                 continue
             over = self.overlapping(i, span)
+            # Every episode of the period was open at its start or started in it: those open
+            # at a date are the same count in every release whose period starts then.
+            opening = var(("oppna", i, (span[0], span[0])))
+            m.eq(_minus(over, _plus(self.additive(("nya", i), span), {opening: 1.0})))
             m.le(_minus({persons["alla"]: 1.0}, over))  # a person has an episode at least
             places = self.point(("ap", i), span, continuous=True)
             m.le(_minus(places, over))  # an episode fills at most one place
@@ -821,10 +825,22 @@ class _Builder:
                         )
         # Atoms of time that are no published span, inside a span that contains another.
         published_spans = {s for _, s in self.published}
+
+        def concerns_current(when: Span) -> bool:
+            """Whether the current release takes part in giving a count of `when` away:
+            inside its period or containing it, or beside it inside an earlier, longer
+            period (the year minus a new Jan–Aug is Sep–Dec)."""
+            return any(
+                _inside(when, c)
+                or _inside(c, when)
+                or any(_inside(c, s) and _inside(when, s) for s in published_spans)
+                for c in current
+            )
+
         for a in self.atoms:
             if a in published_spans:
                 continue
-            is_current = any(_inside(a, s) for s in current)
+            is_current = concerns_current(a)
             for family in ("nya", "avsl", "bas"):
                 for i in self.insatser:
                     key = (family, i, a) if family != "bas" else (family, i, "alla", a)
@@ -841,7 +857,7 @@ class _Builder:
             if v in self.model.continuous or v in single:
                 continue
             when = key[-1]
-            is_current = any(_inside(when, s) for s in current)
+            is_current = concerns_current(when)
             name = " ".join(str(part) for part in key[:-1]) + f" {when[0]}–{when[1]}"
             self.derived(name, {v: 1.0}, is_current)
 

@@ -46,6 +46,14 @@ MAX_ROUNDS = 25
 # Rounds a finding may survive further hiding before the rows of its cells are left out.
 WITHHOLD_AFTER = 4
 
+# Columns left out with a withheld row besides its counts: what would bound them.
+WITHHELD_WITH = {
+    "maluppfyllelse": ("utfall", "ki_lag", "ki_hog", "andel_okand", "bedomning"),
+    "utfall": ("andel", "ki_lag", "ki_hog", "andel_okand"),
+    "utfall_kon": ("andel_kvinnor", "andel_man", "skillnad_procentenheter"),
+    "trend": ("andel",),
+}
+
 # Tables whose count cells make up the "outcome cells" of the hidden-share measure.
 OUTCOME_TABLES = ("utfall", "utfall_kon", "maluppfyllelse", "trend")
 
@@ -267,8 +275,10 @@ def _withhold(published, rows: set[tuple[str, int]]) -> dict[str, pl.DataFrame]:
         numbers = [n for t, n in rows if t == table]
         df = out[table].with_row_index("_r")
         left_out = pl.col("_r").is_in(numbers)
+        # A goal's outcome (a count for a volume target) and its bedömning go with it.
+        columns = (*COUNT_COLUMNS[table], *WITHHELD_WITH.get(table, ()))
         out[table] = df.with_columns(
-            pl.when(left_out).then(None).otherwise(pl.col(c)).alias(c) for c in COUNT_COLUMNS[table]
+            pl.when(left_out).then(None).otherwise(pl.col(c)).alias(c) for c in columns
         ).drop("_r")
     return out
 

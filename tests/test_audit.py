@@ -212,3 +212,11 @@ def test_a_revised_version_of_the_same_period_is_compared_cell_by_cell():
     result = audit([before, now])
     assert result.inconsistent
     assert ("harledd_liten", 2) in [(f.rule, f.value) for f in result.findings]
+
+
+def test_a_new_shorter_period_inside_a_published_year_protects_the_rest_of_the_year():
+    # The year was published first (13 → 16 new); a new Jan–Aug with 13 would give Sep–Dec 3.
+    year = release({"deltagare": [deltagare("A", nya="16")]}, current=False)
+    tertial = release({"deltagare": [deltagare("A", nya="13")]}, JAN_APR)
+    small = [f for f in audit([year, tertial]).findings if f.rule == "harledd_liten"]
+    assert any(f.current and f.value == 3 and f.name.startswith("nya A 2025-05-01") for f in small)
