@@ -949,7 +949,6 @@ class _Solver:
     def bound(
         self,
         terms: Iterable[tuple[int, float]],
-        exact: bool = False,
         stop_outside: tuple[float, float] | None = None,
     ) -> tuple[float, float]:
         """(min, max) of a linear expression over everything the relations allow.
@@ -958,22 +957,14 @@ class _Solver:
         the minimum is a or less, or b or more: the caller only asks whether the expression
         is pinned strictly between them.
         """
-        constant = 0.0
-        parts: dict[int, dict[int, float]] = defaultdict(dict)
-        for v, c in terms:
-            if v in self.fixed:
-                constant += c * self.fixed[v]
-            elif v in self.root:
-                parts[self.root[v]][v] = c
-            else:  # a quantity nothing constrains: only its sign is known
-                parts[-1 - v][v] = c
+        constant, parts = self._split(terms)
         low = constant
         for root, part in parts.items():
             if root < 0:
                 ((_, c),) = part.items()
                 low = low - INF if c < 0 else low
                 continue
-            low += self._program(root).optimize(part, 1.0, exact)
+            low += self._program(root).optimize(part, 1.0, False)
             self.programs += 1
         if stop_outside is not None and not stop_outside[0] + 1e-6 < low < stop_outside[1] - 1e-6:
             return low, INF
@@ -983,9 +974,23 @@ class _Solver:
                 ((_, c),) = part.items()
                 high = high + INF if c > 0 else high
                 continue
-            high += -self._program(root).optimize(part, -1.0, exact)
+            high += -self._program(root).optimize(part, -1.0, False)
             self.programs += 1
         return low, high
+
+    def _split(self, terms: Iterable[tuple[int, float]]) -> tuple[float, dict[int, dict]]:
+        """A linear expression as its settled part (a constant) and its parts per component;
+        a quantity nothing constrains is a part of its own, keyed −1 − v."""
+        constant = 0.0
+        parts: dict[int, dict[int, float]] = defaultdict(dict)
+        for v, c in terms:
+            if v in self.fixed:
+                constant += c * self.fixed[v]
+            elif v in self.root:
+                parts[self.root[v]][v] = c
+            else:
+                parts[-1 - v][v] = c
+        return constant, parts
 
     def points(self) -> list[dict]:
         """Integer solutions of the whole model by quantity key (each component's i-th
@@ -1010,17 +1015,14 @@ class _Solver:
         highest value seen). Bound and value agree when the integer programs were solved
         within MIP_SECONDS; "seen" is ±∞ (the wrong way) when none found a solution in time,
         and ∓∞ (the right way) when the expression is unbounded that way."""
-        constant = 0.0
-        parts: dict[int, dict[int, float]] = defaultdict(dict)
-        for v, c in terms:
-            if v in self.fixed:
-                constant += c * self.fixed[v]
-            elif v in self.root:
-                parts[self.root[v]][v] = c
-            elif c * sign < 0:  # unconstrained (only its sign is known): open that way
-                return -sign * INF, -sign * INF
+        constant, parts = self._split(terms)
         bound = seen = sign * constant
         for root, part in parts.items():
+            if root < 0:  # unconstrained (only its sign is known)
+                ((_, c),) = part.items()
+                if c * sign < 0:  # open that way
+                    return -sign * INF, -sign * INF
+                continue
             low, incumbent = self._program(root).integer_optimum(part, sign)
             self.programs += 1
             bound, seen = bound + low, seen + incumbent
