@@ -2,7 +2,7 @@
 
 `ensure_inputs(work, n_episodes, seed)` returns a raw folder under `work` that holds
 `insatser.toml` and one CSV export per förbund and year, written from
-`pipeline.example.generate_episodes` (fictitious, seeded). A folder is reused when its
+`pipeline.example.generator.generate_episodes` (fictitious, seeded). A folder is reused when its
 `KLAR.json` (written last) names the same parameters, so re-runs do not regenerate.
 
 The files are a mix of what parties really send (contract section 1):
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline import atomic
-from pipeline.config import CATALOG_FILE
-from pipeline.example import (
+from pipeline.core import atomic
+from pipeline.core.config import CATALOG_FILE
+from pipeline.example.generator import (
     SWEDISH_HEADINGS,
     export_snapshot,
     generate_episodes,

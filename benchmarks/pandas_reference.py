@@ -3,7 +3,8 @@
 `run(raw, year)` reads every CSV export under `raw` with `pandas.read_csv`, parses the
 catalog with tomllib, and computes the `deltagare`, `utfall` and `maluppfyllelse` tables of
 docs/tabeller.md for the calendar year, from the definitions in the data contract
-(section 3), independently of `pipeline.definitions` and `pipeline.statistics`. It is neither
+(section 3), independently of `pipeline.measures.definitions` and
+`pipeline.measures.statistics`. It is neither
 deliberately slow nor tuned: whole-frame pandas operations, `groupby`, `concat` for the
 TOTALT rows, and `apply` where an analyst would reach for it (the Wilson interval).
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from pipeline.contract import (
+from pipeline.core.contract import (
     EPISODE_KEY,
     HEADER_ALIASES,
     OUTCOME_MEASURES,

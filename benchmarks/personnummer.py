@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.personnummer --files 1000
 
 For each pseudonym scheme a party might invent, FILES files of KEYS random keys are made
-(seeded) and judged exactly as ingest judges a column (`pipeline.personnummer`): a file is
+(seeded) and judged exactly as ingest judges a column (`pipeline.core.personnummer`): a file is
 rejected when a key holds a standalone personnummer-shaped number, or when the column's
 glued look-alikes pass both tests of the prefixed-key rule. The rates are written to
 benchmarks/personnummer.md, which the README quotes.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline import personnummer as pn
+from pipeline.core import personnummer as pn
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "personnummer.md"

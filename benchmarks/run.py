@@ -34,7 +34,7 @@ from benchmarks.inputs import DEFAULT_SEED, END_YEAR, N_INSATSER
 from benchmarks.pandas_reference import TABLES as REFERENCE_TABLES
 from benchmarks.pandas_reference import compare_tables
 from benchmarks.stages import LOG_STAGES, RESULT_PREFIX
-from pipeline import atomic
+from pipeline.core import atomic
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -369,7 +369,8 @@ def render_markdown(
         "",
         "## Indata",
         "",
-        f"Syntetiska episoder (`pipeline.example.generate_episodes`, {N_INSATSER} insatser i "
+        f"Syntetiska episoder (`pipeline.example.generator.generate_episodes`, "
+        f"{N_INSATSER} insatser i "
         f"{N_INSATSER // 9} förbund, 2021–{END_YEAR}) som CSV-exporter: en fil per förbund och "
         "år med årets nya episoder och de som pågick vid årets början (som kända vid årets "
         "slut; en senare fil vinner), blandat Windows-1252/semikolon/svenska rubriker, UTF-8 "

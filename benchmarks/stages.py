@@ -38,7 +38,7 @@ from pathlib import Path
 RESULT_PREFIX = "BENCH-RESULT "
 STAGES = ("generate", "floor", "read", "validate", "report", "pandas", "example")
 
-# Stage names of pipeline.log and the benchmark stage each belongs to.
+# Stage names of pipeline.core.log and the benchmark stage each belongs to.
 LOG_STAGES = {
     "inläsning": "store",
     "sammanslagning": "store",
@@ -111,7 +111,7 @@ def plain_read(raw: Path) -> int:
     """The floor: every CSV read by polars as text, headers renamed, concatenated, counted."""
     import polars as pl
 
-    from pipeline.contract import HEADER_ALIASES, normalize_header
+    from pipeline.core.contract import HEADER_ALIASES, normalize_header
 
     frames = []
     for path in sorted(raw.rglob("*.csv")):
@@ -129,7 +129,7 @@ def stage_floor(args: argparse.Namespace) -> dict[str, object]:
 
 
 def stage_read(args: argparse.Namespace) -> dict[str, object]:
-    from pipeline.ingest import discover, load_export
+    from pipeline.ingest.load import discover, load_export
 
     def run() -> tuple[int, int, float]:
         started = time.perf_counter()
@@ -149,10 +149,10 @@ def stage_read(args: argparse.Namespace) -> dict[str, object]:
 
 
 def stage_validate(args: argparse.Namespace) -> dict[str, object]:
-    from pipeline.catalog import read_catalog
-    from pipeline.config import CATALOG_FILE
-    from pipeline.ingest import discover, load_export
-    from pipeline.validate import validate_export
+    from pipeline.core.catalog import read_catalog
+    from pipeline.core.config import CATALOG_FILE
+    from pipeline.ingest.load import discover, load_export
+    from pipeline.ingest.validate import validate_export
 
     raw = Path(args.raw)
     today = dt.date.fromisoformat(args.today)
@@ -208,10 +208,10 @@ class _StageRecorder(logging.Handler):
 
 
 def _run_report(raw: Path, processed: Path, reports: Path, period_year: int, today: dt.date):
-    from pipeline import log
-    from pipeline.config import Settings
-    from pipeline.period import Period
-    from pipeline.run import run_report
+    from pipeline.core import log
+    from pipeline.core.config import Settings
+    from pipeline.core.period import Period
+    from pipeline.jobs.run import run_report
 
     for folder in (processed, reports):
         shutil.rmtree(folder, ignore_errors=True)
@@ -266,7 +266,7 @@ def stage_pandas(args: argparse.Namespace) -> dict[str, object]:
 
 def stage_example(args: argparse.Namespace) -> dict[str, object]:
     """run_report on a fresh copy of the example raw folder (generated once, then copied)."""
-    from pipeline.run import ensure_example
+    from pipeline.jobs.run import ensure_example
 
     setup_started = time.perf_counter()
     work = Path(args.scratch)

@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.catalog import Catalog, read_catalog
-from pipeline.config import DUCKDB_FILE, EPISODES_FILE, Settings
-from pipeline.period import Period
-from pipeline.run import run_report
-from pipeline.statistics import (
+from pipeline.core.catalog import Catalog, read_catalog
+from pipeline.core.config import DUCKDB_FILE, EPISODES_FILE, Settings
+from pipeline.core.period import Period
+from pipeline.jobs.run import run_report
+from pipeline.measures.statistics import (
     bakgrund_table,
     compute_tables,
     deltagare_table,
@@ -31,7 +31,7 @@ from pipeline.statistics import (
     utfall_kon_table,
     utfall_table,
 )
-from pipeline.store import build_store
+from pipeline.store.build import build_store
 
 
 def load_episodes(processed: str | Path = "data/processed", *, lazy: bool = False):

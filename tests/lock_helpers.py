@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.lock import hold
+from pipeline.core.lock import hold
 
 
 @contextlib.contextmanager

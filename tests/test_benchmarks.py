@@ -1,7 +1,7 @@
 """Smoke test of the benchmark (benchmarks/) at 2 000 episodes, and the pandas cross-check.
 
 The pandas reference computes deltagare, utfall and maluppfyllelse independently of
-pipeline.definitions/statistics; equal tables on the same files cross-check the measures.
+pipeline.measures.definitions/statistics; equal tables on the same files cross-check the measures.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pytest
 from benchmarks import pandas_reference, stages
 from benchmarks.inputs import END_YEAR, START_YEAR, ensure_inputs, input_info
 from benchmarks.run import Measure, SizeResult, evaluate
-from pipeline.example import generate_episodes
-from pipeline.period import Period
-from pipeline.statistics import compute_tables
-from pipeline.store import build_store
+from pipeline.core.period import Period
+from pipeline.example.generator import generate_episodes
+from pipeline.measures.statistics import compute_tables
+from pipeline.store.build import build_store
 
 N = 2_000
 N_INSATSER = 18  # two förbund: ten files, so that the test takes seconds

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from pipeline.example import generate_example
+from pipeline.example.generator import generate_example
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "exempel.ipynb"
 

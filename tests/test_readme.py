@@ -38,7 +38,7 @@ def test_the_analyst_example_runs_as_written(tmp_path: Path):
 
 
 def test_a_raw_folder_that_does_not_exist_is_an_error_not_an_example(tmp_path: Path):
-    from pipeline.cli import EXIT_FAILED, main
+    from pipeline.jobs.cli import EXIT_FAILED, main
 
     missing = tmp_path / "finns_inte"
     folders = ["--processed", str(tmp_path / "p"), "--reports", str(tmp_path / "r")]

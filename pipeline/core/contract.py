@@ -1,0 +1,341 @@
+"""The data contract in code: canonical columns, their types, code lists and header aliases.
+
+This module is the single place that says what a participant record looks like
+(shared/spec/data-contract.md, section 1) and which columns the published tables have
+(section 4). Every other module imports these names instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import polars as pl
+
+# --- Code lists (closed: a value outside them is a validation error) -----------------------
+
+KON = ("K", "M")
+UTBILDNING = ("forgymnasial", "gymnasial", "eftergymnasial", "okand")
+TID_OFFENTLIG_FORSORJNING = (
+    "ingen",
+    "under_1_ar",
+    "1_2_ar",
+    "2_5_ar",
+    "5_10_ar",
+    "over_10_ar",
+    "okand",
+)
+FORSORJNING = (
+    "sjukpenning",
+    "sjukersattning",
+    "aktivitetsersattning",
+    "a_kassa",
+    "aktivitetsstod",
+    "etableringsersattning",
+    "forsorjningsstod",
+    "ingen_offentlig",
+    "okand",
+)
+SYSSELSATTNING = (
+    "arbete",
+    "arbete_med_stod",
+    "studier",
+    "arbetssokande",
+    "arbetstraning_praktik",
+    "rehabilitering",
+    "ingen",
+    "okand",
+)
+AVSLUTSORSAK = (
+    "enligt_plan",
+    "avbrott_eget_val",
+    "avbrott_sjukdom",
+    "avbrott_annat",
+    "flyttat",
+    "avliden",
+    "felregistrering",
+)
+NARMARE_ARBETE = ("ja", "nej", "okand")
+
+# Numeric ranges from the contract.
+ALDER_MIN, ALDER_MAX = 16, 67
+OMFATTNING_MIN, OMFATTNING_MAX = 0, 100
+STEG_MIN, STEG_MAX = 1, 7
+
+# The key of an episode: one person's enrolment in one insats.
+EPISODE_KEY = ("deltagare_id", "insats_id", "startdatum")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of a participant record."""
+
+    name: str
+    dtype: pl.DataType
+    required: bool
+    aliases: tuple[str, ...] = ()
+    codes: tuple[str, ...] | None = None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("deltagare_id", pl.String(), True, ("Deltagare-ID", "deltagar_id", "deltagarid")),
+    Column("insats_id", pl.String(), True, ("Insats", "insats-id")),
+    Column("kon", pl.Enum(KON), True, ("Kön",), KON),
+    Column("fodelsear", pl.Int32(), True, ("Födelseår",)),
+    Column("kommun", pl.String(), False, ("Folkbokföringskommun",)),
+    Column("forbund", pl.String(), False, ("Förbund",)),
+    Column("startdatum", pl.Date(), True, ("Inskrivningsdatum",)),
+    Column("slutdatum", pl.Date(), False, ("Avslutsdatum",)),
+    Column("utbildning", pl.Enum(UTBILDNING), False, ("Utbildningsnivå",), UTBILDNING),
+    Column(
+        "tid_offentlig_forsorjning",
+        pl.Enum(TID_OFFENTLIG_FORSORJNING),
+        False,
+        ("Tid i offentlig försörjning",),
+        TID_OFFENTLIG_FORSORJNING,
+    ),
+    Column("forsorjning_fore", pl.Enum(FORSORJNING), False, ("Försörjning före",), FORSORJNING),
+    Column("forsorjning_efter", pl.Enum(FORSORJNING), False, ("Försörjning efter",), FORSORJNING),
+    Column(
+        "sysselsattning_fore",
+        pl.Enum(SYSSELSATTNING),
+        False,
+        ("Sysselsättning före",),
+        SYSSELSATTNING,
+    ),
+    Column(
+        "sysselsattning_efter",
+        pl.Enum(SYSSELSATTNING),
+        False,
+        ("Sysselsättning efter",),
+        SYSSELSATTNING,
+    ),
+    Column("omfattning_fore", pl.Int16(), False, ("Omfattning före",)),
+    Column("omfattning_efter", pl.Int16(), False, ("Omfattning efter",)),
+    Column("avslutsorsak", pl.Enum(AVSLUTSORSAK), False, ("Avslutsanledning",), AVSLUTSORSAK),
+    Column("steg_start", pl.Int8(), False, ("Steg start",)),
+    Column("steg_slut", pl.Int8(), False, ("Steg slut",)),
+    Column("narmare_arbete", pl.Enum(NARMARE_ARBETE), False, ("Närmare arbete",), NARMARE_ARBETE),
+)
+
+COLUMN_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+
+# The schema of a validated episode frame (episoder.parquet).
+EPISODE_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in COLUMNS})
+
+
+@functools.lru_cache(maxsize=4096)
+def normalize_header(header: str) -> str:
+    """Fold a header for matching: case- and accent-insensitive, separators unified.
+
+    >>> normalize_header("  Födelseår ")
+    'fodelsear'
+    >>> normalize_header("Deltagare-ID")
+    'deltagare_id'
+    """
+    # NFKC first (fullwidth letters, odd spaces), invisible characters out, then accents off.
+    visible = re.sub("[\u00ad\u200b-\u200f\u2060\ufeff]", "", unicodedata.normalize("NFKC", header))
+    folded = unicodedata.normalize("NFKD", visible.strip())
+    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    for sep in (" ", "-", ".", "/"):
+        ascii_only = ascii_only.replace(sep, "_")
+    while "__" in ascii_only:
+        ascii_only = ascii_only.replace("__", "_")
+    return ascii_only.strip("_")
+
+
+# Every accepted spelling (normalized) mapped to its canonical column.
+HEADER_ALIASES: dict[str, str] = {
+    normalize_header(spelling): c.name for c in COLUMNS for spelling in (c.name, *c.aliases)
+}
+
+
+# --- Output tables other tools rely on (contract section 4) --------------------------------
+
+MALUPPFYLLELSE_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "matt",
+    "mal",
+    "utfall",
+    "namnare",
+    "taljare",
+    "ki_lag",
+    "ki_hog",
+    "andel_okand",
+    "bedomning",
+)
+DELTAGARE_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "deltagare",
+    "kvinnor",
+    "man",
+    "nya",
+    "avslutade",
+    "pagaende",
+    "arsplatser",
+)
+UTFALL_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "kon",
+    "matt",
+    "namnare",
+    "taljare",
+    "andel",
+    "ki_lag",
+    "ki_hog",
+    "antal_okand",
+    "andel_okand",
+)
+UTFALL_KON_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "matt",
+    "andel_kvinnor",
+    "andel_man",
+    "skillnad_procentenheter",
+    "namnare_kvinnor",
+    "namnare_man",
+)
+TID_I_INSATS_COLUMNS: tuple[str, ...] = ("insats_id", "insats", "avslutade", "median_dagar")
+BAKGRUND_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "variabel",
+    "kategori",
+    "kvinnor",
+    "man",
+    "totalt",
+)
+FORSORJNING_FORE_EFTER_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "forsorjning_fore",
+    "forsorjning_efter",
+    "antal",
+)
+TREND_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "ar",
+    "deltagare",
+    "matt",
+    "namnare",
+    "taljare",
+    "andel",
+)
+# Every table of docs/tabeller.md with its columns, in published order.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "deltagare": DELTAGARE_COLUMNS,
+    "maluppfyllelse": MALUPPFYLLELSE_COLUMNS,
+    "utfall": UTFALL_COLUMNS,
+    "utfall_kon": UTFALL_KON_COLUMNS,
+    "tid_i_insats": TID_I_INSATS_COLUMNS,
+    "bakgrund": BAKGRUND_COLUMNS,
+    "forsorjning_fore_efter": FORSORJNING_FORE_EFTER_COLUMNS,
+    "trend": TREND_COLUMNS,
+}
+BEDOMNING = ("uppnatt", "ej_uppnatt", "for_fa_deltagare")
+
+# Outcome measures (shares of the outcome base) and volume measures a target may name.
+OUTCOME_MEASURES = (
+    "arbete_studier",
+    "arbete_studier_arbetssokande",
+    "aktivitet_sysselsattning",
+    "narmare_arbete",
+)
+VOLUME_MEASURES = ("arsplatser", "deltagare")
+
+# The row that holds the förbund as a whole in per-insats tables.
+TOTAL_INSATS_ID = "TOTALT"
+TOTAL_INSATS_NAMN = "Förbundet totalt"
+
+
+# --- Rules: every reason a value, a row or a file is rejected, with its Swedish text ---------
+
+# regel_id -> Swedish explanation shown to analysts and parties. The one list of rules:
+# validation (pipeline.ingest.validate), the readers (faltantal, teckenkodning) and the privacy scan
+# (personnummer) all name their rejections by these ids.
+RULES: dict[str, str] = {
+    "saknas": "obligatoriskt värde saknas",
+    "datumformat": "ogiltigt datum (ÅÅÅÅ-MM-DD krävs)",
+    "heltal": "inte ett heltal",
+    "kod": "värdet finns inte i kodlistan",
+    "okand_insats": "insatsen finns inte i insatskatalogen (insatser.toml)",
+    "alder": f"åldern vid start (startår − födelseår) måste vara {ALDER_MIN}–{ALDER_MAX} år",
+    "slut_fore_start": "avslutsdatum ligger före inskrivningsdatum",
+    "framtida_datum": "avslutsdatum ligger i framtiden",
+    "omfattning": f"omfattning måste vara {OMFATTNING_MIN}–{OMFATTNING_MAX} (% av heltid)",
+    "steg": f"steg måste vara {STEG_MIN}–{STEG_MAX}",
+    "avslut_utan_orsak": "avslutsanledning krävs när avslutsdatum finns",
+    "orsak_utan_avslut": "avslutsanledning får bara anges när avslutsdatum finns",
+    "avslut_utan_sysselsattning": "sysselsättning efter krävs när avslutsdatum finns",
+    "sysselsattning_utan_avslut": "sysselsättning efter får bara anges när avslutsdatum finns",
+    "faltantal": "raden har inte lika många fält (kolumner) som rubrikraden",
+    "teckenkodning": "tecken som inte kan läsas i filens teckenkodning (spara filen som UTF-8)",
+    "personnummer": "personnummer eller samordningsnummer: hela filen avvisas",
+}
+
+
+# --- Data-quality records of the store (written by ingest, shown in the report) -------------
+
+# One row per rejected value: where it was (file relative to the raw folder, the sheet of a
+# workbook, row number as a spreadsheet shows it: the heading is row 1), what it was (masked
+# when it is a personnummer) and which rule it broke (regel_id: short stable code; regel:
+# Swedish explanation, from RULES).
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "fil": pl.String(),
+        "blad": pl.String(),
+        "rad": pl.Int64(),
+        "kolumn": pl.String(),
+        "varde": pl.String(),
+        "regel_id": pl.String(),
+        "regel": pl.String(),
+    }
+)
+
+# One row per raw file seen in the latest ingest. status: "inlast" (read, possibly with
+# quarantined rows) or "avvisad" (whole file rejected: unreadable, personnummer, missing
+# required columns). meddelande explains a rejection in Swedish; anmarkningar notes what was
+# skipped (sheets without a table, blank rows, rows above the heading). Neither ever holds
+# anything from the file's content but headings that passed the personnummer scan.
+FILE_LOG_SCHEMA = pl.Schema(
+    {
+        "fil": pl.String(),
+        "sha256": pl.String(),
+        "format": pl.String(),
+        "teckenkodning": pl.String(),
+        "blad": pl.Int64(),
+        "rader": pl.Int64(),
+        "godkanda_rader": pl.Int64(),
+        "avvisade_rader": pl.Int64(),
+        "tomma_rader": pl.Int64(),
+        "status": pl.String(),
+        "meddelande": pl.String(),
+        "anmarkningar": pl.String(),
+    }
+)
+
+# Episodes kept in the store with a warning (docs/antaganden.md, I14 and I15): the newest
+# version was quarantined (`nyare_version_i_karantan`: the older valid one is kept), or the
+# latest export of the same series no longer carries it (`saknas_i_senaste_exporten`: kept).
+FLAGGED_SCHEMA = pl.Schema(
+    {
+        "deltagare_id": pl.String(),
+        "insats_id": pl.String(),
+        "startdatum": pl.Date(),
+        "flagga": pl.String(),
+        "fil": pl.String(),
+    }
+)
+FLAGS = {
+    "nyare_version_i_karantan": "senaste versionen ligger i karantän; den äldre godkända används",
+    "saknas_i_senaste_exporten": "finns inte med i partens senaste export; den tidigare används",
+}

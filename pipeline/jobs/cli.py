@@ -1,0 +1,196 @@
+"""Command-line interface: a thin layer over the Python API (argument parsing and exit codes).
+
+    python -m pipeline ingest  --raw DIR --processed DIR
+    python -m pipeline report  [--year YYYY | --from DATE --to DATE] [--raw --processed --reports]
+    python -m pipeline nightly [--raw --processed --reports] [--strict]
+    python -m pipeline example --raw DIR
+
+Exit codes: 0 all clean; 1 failed (nothing changed; for report also: not one export could
+be read, nothing published); 2 wrong usage; 3 completed but some rows or files were rejected
+(ingest and nightly), or a report was written marked as without data for its period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from pipeline.core import log
+from pipeline.core.catalog import CatalogError
+from pipeline.core.config import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, Settings
+from pipeline.core.period import Period
+from pipeline.ingest.validate import ValidationDisabled
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTIONS = 0, 1, 2, 3
+EXIT_NO_DATA = 3  # report: written, but marked as without data for the period
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ogiltigt datum '{value}' (ÅÅÅÅ-MM-DD)") from None
+
+
+def _folders(parser: argparse.ArgumentParser, *, reports: bool = True) -> None:
+    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW, help="råmapp med exporter")
+    parser.add_argument("--processed", type=Path, default=DEFAULT_PROCESSED, help="mapp för lagret")
+    if reports:
+        parser.add_argument(
+            "--reports", type=Path, default=DEFAULT_REPORTS, help="mapp för rapporten"
+        )
+    parser.add_argument("--k", type=int, default=None, help="röjandegräns k (standard 5)")
+    parser.add_argument("--quiet", action="store_true", help="bara varningar och fel")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Uppföljning av insatser för samordningsförbund.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="validera exporter och uppdatera lagret")
+    _folders(ingest, reports=False)
+
+    report = commands.add_parser("report", help="bygg tabeller, diagram och rapport")
+    _folders(report)
+    report.add_argument("--year", type=int, help="kalenderår, t.ex. 2025")
+    report.add_argument("--from", dest="start", type=_date, help="periodens första dag")
+    report.add_argument("--to", dest="end", type=_date, help="periodens sista dag")
+
+    nightly = commands.add_parser("nightly", help="nattlig körning: bara nya filer")
+    _folders(nightly)
+    nightly.add_argument(
+        "--strict", action="store_true", help="varje avvisad rad eller fil gör körningen misslyckad"
+    )
+
+    example = commands.add_parser("example", help="skriv exempelförbundet (fiktiva data)")
+    example.add_argument("--raw", type=Path, default=DEFAULT_RAW)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    base = Settings()
+    return Settings(
+        raw=args.raw,
+        processed=getattr(args, "processed", base.processed),
+        reports=getattr(args, "reports", base.reports),
+        k=args.k if getattr(args, "k", None) is not None else base.k,
+    )
+
+
+def _period(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Period:
+    from pipeline.jobs.run import default_period
+
+    if args.year is not None and (args.start or args.end):
+        parser.error("ange antingen --year eller --from/--to, inte båda")
+    if args.year is not None:
+        return Period.year(args.year)
+    if args.start or args.end:
+        if not (args.start and args.end):
+            parser.error("--from och --to måste anges tillsammans")
+        try:
+            return Period(args.start, args.end)
+        except ValueError as exc:
+            parser.error(str(exc))
+    return default_period()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "k", None) is not None and args.k < 1:
+        parser.error("--k måste vara minst 1")
+    log.setup_logging(quiet=getattr(args, "quiet", False))
+    try:
+        return _dispatch(args, parser)
+    except CatalogError as exc:
+        log.logger.error(f"Insatskatalogen: {exc}")
+        return EXIT_FAILED
+    except (FileNotFoundError, FileExistsError, ValidationDisabled) as exc:
+        log.logger.error(str(exc))
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pipeline.core.lock import LockHeld, hold
+    from pipeline.jobs.run import InputError
+    from pipeline.publish.disclosure import DisclosureError
+
+    if args.command == "example":
+        from pipeline.jobs.run import write_example
+
+        summary = write_example(args.raw)
+        print(
+            f"Exempelförbundet (FIKTIVA data) skrevs till {args.raw}: {len(summary.files)} filer, "
+            f"{summary.n_episodes} episoder."
+        )
+        return EXIT_OK
+    settings = _settings(args)
+    if args.command == "nightly":
+        from pipeline.jobs.nightly import run_nightly
+
+        return run_nightly(settings, strict=args.strict)
+    period = _period(args, parser) if args.command == "report" else None
+    try:
+        # One writer of the store at a time, the nightly job included (pipeline.core.lock).
+        with hold(settings.processed, args.command):
+            if args.command == "ingest":
+                from pipeline.jobs.run import is_example_input
+                from pipeline.store.build import build_store
+
+                if not settings.raw.is_dir():
+                    raise InputError(f"Råmappen {settings.raw} finns inte.")
+                is_example_input(settings.raw)  # refuses example and real data mixed
+                store = build_store(settings.raw, settings.processed)
+                if store.files_read == 0:
+                    log.error(
+                        "INGA DATA: ingen export kunde läsas in; se "
+                        f"{settings.processed / 'datakvalitet.md'}"
+                    )
+                print(_ingest_summary(store, settings))
+                return EXIT_REJECTIONS if store.rejected_rows or store.rejected_files else EXIT_OK
+            from pipeline.jobs.run import run_report
+
+            result = run_report(settings, period)
+    except (InputError, LockHeld) as exc:
+        log.logger.error(str(exc))
+        return EXIT_FAILED
+    except DisclosureError as exc:  # nothing was published: the old report stands
+        log.logger.error(f"INGEN RAPPORT: {exc}")
+        return EXIT_FAILED
+    if result.no_data:
+        # Said first, before the summary: a report of nothing must not look like a report.
+        print(
+            f"OBS: INGA DATA för {result.period.swedish}: inga godkända insatsperioder under "
+            "perioden. Rapporten är märkt som utan data."
+        )
+    print(_report_summary(result))
+    return EXIT_NO_DATA if result.no_data else EXIT_OK
+
+
+def _ingest_summary(store, settings: Settings) -> str:
+    return (
+        f"Lagret i {settings.processed}: {store.episodes.height} episoder från "
+        f"{store.files.height} filer; {store.rejected_rows} rader i karantän, "
+        f"{store.rejected_files} filer avvisade"
+        + ("" if store.changed else " (oförändrat, inget skrevs om)")
+        + f". Se {settings.processed / 'datakvalitet.md'}."
+    )
+
+
+def _report_summary(result) -> str:
+    marking = " (FIKTIVA EXEMPELDATA)" if result.is_example else ""
+    return (
+        f"Rapport för {result.period.swedish}{marking}: {result.report_dir / 'rapport.html'}\n"
+        f"Publicerade tabeller: {result.report_dir / 'tabeller'}\n"
+        f"Exakta tabeller (endast för förbundets analytiker): {result.exact_dir}\n"
+        f"{_ingest_summary(result.store, Settings(raw=Path(), processed=result.exact_dir.parent))}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

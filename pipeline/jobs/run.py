@@ -1,0 +1,204 @@
+"""The one entry point that builds the whole publication: inputs → store → tables → report.
+
+`run_report` is what `make report` and `python -m pipeline report` call; notebooks can call
+it too. Each stage lives in its own module; this module only orders them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.core import atomic, log
+from pipeline.core.config import CATALOG_FILE, DEFAULT_RAW, EXAMPLE_MARKER, Settings
+from pipeline.core.contract import TOTAL_INSATS_ID
+from pipeline.core.period import Period
+from pipeline.ingest.load import discover
+from pipeline.store.build import StoreResult, build_store
+
+EXAMPLE_FILES = ".exempelfiler.json"  # hashes of the generated example, to detect mixing
+
+
+class InputError(Exception):
+    """The raw folder cannot be used as it is; the message says what to do (Swedish)."""
+
+
+class NoData(InputError):
+    """No export could be read at all: nothing to report (the store's datakvalitet.md says why)."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    period: Period
+    store: StoreResult
+    tables: dict[str, pl.DataFrame]
+    exact_dir: Path
+    report_dir: Path
+    is_example: bool
+    no_data: bool = False  # no accepted episode in the period: the report says so
+
+
+def default_period(today: dt.date | None = None) -> Period:
+    """The last complete calendar year: what the årsredovisning is about."""
+    today = today or dt.date.today()
+    return Period.year(today.year - 1)
+
+
+def code_version() -> str:
+    """The git commit of the code when run from a checkout, else the package version."""
+    from importlib.metadata import version
+
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        described = ""
+    return f"{version('finsam-pipeline')}+{described}" if described else version("finsam-pipeline")
+
+
+def is_default_raw(raw: Path) -> bool:
+    """The raw folder is the default one (data/raw), the only one example data may fill."""
+    return Path(raw).resolve() == DEFAULT_RAW.resolve()
+
+
+def has_inputs(raw: Path) -> bool:
+    """Anything the pipeline would read: the catalog or an export."""
+    if not raw.exists():
+        return False
+    return (raw / CATALOG_FILE).exists() or bool(discover(raw))
+
+
+def write_example(raw: Path):
+    """Write the fictitious example förbund and record its files' hashes (to detect mixing)."""
+    from pipeline.example.generator import generate_example
+
+    summary = generate_example(raw)
+    hashes = {f.relative: f.sha256 for f in discover(raw)}
+    atomic.write_text(raw / EXAMPLE_FILES, json.dumps(hashes, indent=2, sort_keys=True))
+    return summary
+
+
+def ensure_example(raw: Path, *, allowed: bool) -> bool:
+    """Generate the fictitious example förbund into an empty raw folder. True if generated.
+
+    Only when `allowed` (the default raw folder, `make report` on a fresh clone): a folder
+    the user named that is missing or empty is an error, never filled with fiction.
+    """
+    if not raw.exists() and not allowed:
+        raise InputError(
+            f"Råmappen {raw} finns inte. Ange mappen med exporterna och insatser.toml med "
+            "--raw (eller RAW=... för make)."
+        )
+    if has_inputs(raw):
+        return False
+    if not allowed:
+        raise InputError(
+            f"Råmappen {raw} är tom: lägg parternas exporter och insatser.toml där. "
+            "Exempeldata skrivs bara till data/raw (make report) eller med make example."
+        )
+    log.warning("Råmappen är tom: genererar exempelförbundet med FIKTIVA data", mapp=str(raw))
+    summary = write_example(raw)
+    log.info("exempeldata skrivna", filer=len(summary.files), episoder=summary.n_episodes)
+    return True
+
+
+def is_example_input(raw: Path) -> bool:
+    """True when the raw folder holds the example; refuses a mix of example and real files."""
+    if not (raw / EXAMPLE_MARKER).exists():
+        return False
+    try:
+        generated = json.loads((raw / EXAMPLE_FILES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        generated = {}
+    foreign = [f.relative for f in discover(raw) if generated.get(f.relative) != f.sha256]
+    if foreign:
+        raise InputError(
+            f"Råmappen {raw} innehåller både exempeldata ({EXAMPLE_MARKER}) och andra filer "
+            f"({', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}). Exempel och riktiga "
+            "data blandas aldrig: töm råmappen på exempeldata (alla filer som genererades) "
+            "innan riktiga exporter läggs in."
+        )
+    return True
+
+
+def write_exact_tables(tables: dict[str, pl.DataFrame], exact_dir: Path) -> None:
+    """The exact, unsuppressed tables for the förbund's own analysts (never under reports/)."""
+    for name, table in tables.items():
+        atomic.write_with(exact_dir / f"{name}.parquet", table.write_parquet)
+        atomic.write_with(exact_dir / f"{name}.csv", table.write_csv)
+
+
+def ensure_some_input(store: StoreResult, processed: Path) -> None:
+    """NoData when not one export could be read: a report of zeros would say nothing true."""
+    if store.files_read:
+        return
+    if store.files.height:
+        why = f"ingen av de {store.files.height} filerna i råmappen kunde läsas in (alla avvisades)"
+    else:
+        why = "råmappen innehåller inga exporter, bara insatskatalogen"
+    raise NoData(
+        f"INGEN RAPPORT: {why}. Se {processed / 'datakvalitet.md'} för varför, rätta filerna "
+        "och kör igen."
+    )
+
+
+def run_report(
+    settings: Settings,
+    period: Period,
+    *,
+    today: dt.date | None = None,
+    example_if_empty: bool | None = None,
+) -> ReportResult:
+    """Build the store, the exact tables and the published report for one period.
+
+    The fictitious example is generated into an empty raw folder only when it is the
+    default one (or `example_if_empty`). NoData (nothing published) when not one export
+    could be read; a period without a single accepted episode gives a report marked as
+    without data (`no_data`).
+    """
+    from pipeline.measures.statistics import compute_tables
+    from pipeline.publish.report import publish_report
+
+    allowed = is_default_raw(settings.raw) if example_if_empty is None else example_if_empty
+    ensure_example(settings.raw, allowed=allowed)
+    example = is_example_input(settings.raw)
+    store = build_store(settings.raw, settings.processed, today)
+    ensure_some_input(store, settings.processed)
+    with log.stage("statistik", period=period.label) as counts:
+        tables = compute_tables(store.episodes, store.catalog, period, k=settings.k)
+        exact_dir = settings.processed / period.label
+        write_exact_tables(tables, exact_dir)
+        counts["tabeller"] = len(tables)
+    total = tables["deltagare"].filter(pl.col("insats_id") == TOTAL_INSATS_ID)
+    no_data = int(total["deltagare"].sum()) == 0
+    if no_data:
+        log.warning(
+            f"Inga godkända insatsperioder under perioden {period.swedish}: rapporten märks "
+            "som utan data",
+            period=period.label,
+        )
+    with log.stage("publicering", period=period.label):
+        report_dir = publish_report(
+            tables,
+            store.catalog,
+            period,
+            settings.reports,
+            settings.k,
+            store.files,
+            store.quarantine,
+            example,
+            code_version(),
+            progress=lambda message: log.info(message),
+            no_data=no_data,
+        )
+    return ReportResult(period, store, tables, exact_dir, report_dir, example, no_data)

@@ -1,0 +1,59 @@
+"""The insats catalog: parsing and every rule of contract section 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.core.catalog import CatalogError, parse_catalog
+
+GOOD = """
+forbund = "Testförbundet"
+[[insats]]
+id = "SOC"
+namn = "Sociala företag"
+mal = [ { matt = "narmare_arbete", andel = 0.5 }, { matt = "arsplatser", antal = 25 } ]
+[[insats]]
+id = "FONT"
+namn = "Fontänhus"
+mal = [ { matt = "deltagare", antal = 60 } ]
+[[insats]]
+id = "PROC"
+namn = "Processledare"
+"""
+
+
+def test_parses_insatser_targets_and_forbund():
+    catalog = parse_catalog(GOOD)
+    assert catalog.forbund == "Testförbundet"
+    assert catalog.ids == ["SOC", "FONT", "PROC"]
+    assert catalog.mal.rows() == [
+        ("SOC", "narmare_arbete", 0.5, "andel"),
+        ("SOC", "arsplatser", 25.0, "antal"),
+        ("FONT", "deltagare", 60.0, "antal"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not toml [", "kan inte läsas som TOML"),
+        ("x = 1", r"inga \[\[insats\]\]"),
+        ('[[insats]]\nid = "A"', "id och namn krävs"),
+        ('[[insats]]\nid="A"\nnamn="a"\n[[insats]]\nid="A"\nnamn="b"', "förekommer flera gånger"),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="narmare_arbete", andel=50}]', "måste vara 0–1"),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="arsplatser", antal=-1}]', "måste vara ≥ 0"),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="lycka", andel=0.5}]', "okänt mål"),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="arsplatser", andel=0.5}]', "okänt mål"),
+    ],
+)
+def test_rejects_with_clear_message(text: str, message: str):
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(text)
+
+
+def test_a_personnummer_in_the_catalog_stops_the_run_and_is_not_shown():
+    text = '[[insats]]\nid = "SOC"\nnamn = "Sociala företag (kontakt 811218-9876)"\n'
+    with pytest.raises(CatalogError) as refused:
+        parse_catalog(text)
+    assert "rad 3" in str(refused.value)
+    assert "811218" not in str(refused.value) and "9876" not in str(refused.value)
