@@ -5,9 +5,7 @@
     python -m pipeline nightly [--raw --processed --reports] [--strict]
     python -m pipeline example --raw DIR
 
-Exit codes: 0 all clean; 1 failed (nothing changed; for report also: not one export could
-be read, nothing published); 2 wrong usage; 3 completed but some rows or files were rejected
-(ingest and nightly), or a report was written marked as without data for its period.
+Exit codes: pipeline.core.exit_codes.
 """
 
 from __future__ import annotations
@@ -20,11 +18,9 @@ from pathlib import Path
 from pipeline.core import log
 from pipeline.core.catalog import CatalogError
 from pipeline.core.config import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, Settings
+from pipeline.core.exit_codes import EXIT_FAILED, EXIT_NO_DATA, EXIT_OK, EXIT_REJECTIONS
 from pipeline.core.period import Period
 from pipeline.ingest.validate import ValidationDisabled
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTIONS = 0, 1, 2, 3
-EXIT_NO_DATA = 3  # report: written, but marked as without data for the period
 
 
 def _date(value: str) -> dt.date:

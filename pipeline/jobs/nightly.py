@@ -17,7 +17,8 @@ cron or a systemd timer. docs/nattkorning.md is the operator's guide; in short:
 It never publishes to reports/ (that is `make report`, a deliberate act at year end) and
 never generates example data.
 
-Exit codes (pipeline.jobs.cli): 0 all clean; 1 failed (the store is as before the run, or, when
+Exit codes (pipeline.core.exit_codes): 0 all clean; 1 failed (the store is as before the
+run, or, when
 only the tables failed, complete and current); 2 wrong usage (argparse); 3 completed, but
 rows or files were rejected (still there in the raw folder; see datakvalitet.md).
 
@@ -45,10 +46,10 @@ import polars as pl
 from pipeline.core import atomic, lock, log
 from pipeline.core.catalog import CatalogError
 from pipeline.core.config import EPISODES_FILE, FILE_LOG_FILE, Settings
+from pipeline.core.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REJECTIONS
 from pipeline.core.period import Period
 from pipeline.ingest.load import file_sha256
 from pipeline.ingest.validate import ValidationDisabled
-from pipeline.jobs.cli import EXIT_FAILED, EXIT_OK, EXIT_REJECTIONS
 from pipeline.jobs.run import InputError, code_version, is_example_input, write_exact_tables
 from pipeline.measures.statistics import compute_tables
 from pipeline.store.build import InputsChanged, StoreResult, build_store, read_state

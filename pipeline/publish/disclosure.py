@@ -109,6 +109,70 @@ EQ_SCHEMA = pl.Schema(
 )
 
 
+def _leaking_equations(m: pl.DataFrame, k: int) -> pl.DataFrame:
+    """(eq, n_hidden) of every equation that gives a hidden cell away: its one hidden
+    guarded cell follows from the rest, or its hidden parts of a visible total sum to
+    1..k−1."""
+    guarded = pl.col("hidden") & ((pl.col("kind") == "published") | pl.col("sensitive"))
+    per_eq = m.group_by("eq").agg(
+        n_hidden=pl.col("hidden").sum(),
+        n_guarded=guarded.sum(),
+        total_visible=~(pl.col("hidden") & pl.col("total")).any() & pl.col("total").any(),
+        hidden_parts=pl.when(pl.col("hidden") & ~pl.col("total"))
+        .then(pl.col("value"))
+        .otherwise(0.0)
+        .sum(),
+        check_sum=pl.col("check_sum").first(),
+    )
+    return per_eq.filter(
+        ((pl.col("n_hidden") == 1) & (pl.col("n_guarded") == 1))
+        | (
+            pl.col("check_sum")
+            & pl.col("total_visible")
+            & (pl.col("n_hidden") >= 1)
+            & is_small(pl.col("hidden_parts").round(6), k)
+        )
+    ).select("eq", "n_hidden")
+
+
+def _complementary_choice(
+    m: pl.DataFrame, leaking: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cells to hide next (one per leaking equation: lowest tier, smallest value, first
+    cell) and the hidden cells to show again (`cell` frames)."""
+    candidates = (
+        m.join(leaking, on="eq")
+        .filter(
+            ~pl.col("hidden")
+            & ~pl.col("pinned")
+            & (pl.col("kind") == "published")
+            & (pl.col("value") > 0)
+        )
+        .sort("tier", "value", "cell")
+        .group_by("eq", maintain_order=True)
+        .first()
+    )
+    chosen = candidates.select("cell").unique()
+    # A leaking equation with nothing left to hide: its one hidden cell can be computed
+    # anyway, so hiding it protects nothing. Unless it is a small count itself, show it
+    # again (pinned) and let the equations it was meant to protect pick another cell.
+    stuck = leaking.join(candidates.select("eq"), on="eq", how="anti").filter(
+        pl.col("n_hidden") == 1
+    )
+    to_pin = (
+        m.join(stuck.select("eq"), on="eq")
+        .filter(
+            pl.col("hidden")
+            & (pl.col("kind") == "published")
+            & ~pl.col("primary")
+            & ~pl.col("forced")
+        )
+        .select("cell")
+        .unique()
+    )
+    return chosen, to_pin
+
+
 def suppress_cells(cells: pl.DataFrame, equations: pl.DataFrame, k: int) -> pl.DataFrame:
     """Primary then iterated secondary suppression; returns `cells` with `hidden`, `primary`.
 
@@ -154,58 +218,10 @@ def suppress_cells(cells: pl.DataFrame, equations: pl.DataFrame, k: int) -> pl.D
     # Each pass hides or pins at least one more cell, or stops: the bound is never reached.
     for _ in range(2 * state.height + 2):
         m = members.join(state.select("cell", "hidden", "pinned"), on="cell")
-        guarded = pl.col("hidden") & ((pl.col("kind") == "published") | pl.col("sensitive"))
-        per_eq = m.group_by("eq").agg(
-            n_hidden=pl.col("hidden").sum(),
-            n_guarded=guarded.sum(),
-            total_visible=~(pl.col("hidden") & pl.col("total")).any() & pl.col("total").any(),
-            hidden_parts=pl.when(pl.col("hidden") & ~pl.col("total"))
-            .then(pl.col("value"))
-            .otherwise(0.0)
-            .sum(),
-            check_sum=pl.col("check_sum").first(),
-        )
-        leaking = per_eq.filter(
-            ((pl.col("n_hidden") == 1) & (pl.col("n_guarded") == 1))
-            | (
-                pl.col("check_sum")
-                & pl.col("total_visible")
-                & (pl.col("n_hidden") >= 1)
-                & is_small(pl.col("hidden_parts").round(6), k)
-            )
-        ).select("eq", "n_hidden")
+        leaking = _leaking_equations(m, k)
         if leaking.height == 0:
             break
-        candidates = (
-            m.join(leaking, on="eq")
-            .filter(
-                ~pl.col("hidden")
-                & ~pl.col("pinned")
-                & (pl.col("kind") == "published")
-                & (pl.col("value") > 0)
-            )
-            .sort("tier", "value", "cell")
-            .group_by("eq", maintain_order=True)
-            .first()
-        )
-        chosen = candidates.select("cell").unique()
-        # A leaking equation with nothing left to hide: its one hidden cell can be computed
-        # anyway, so hiding it protects nothing. Unless it is a small count itself, show it
-        # again (pinned) and let the equations it was meant to protect pick another cell.
-        stuck = leaking.join(candidates.select("eq"), on="eq", how="anti").filter(
-            pl.col("n_hidden") == 1
-        )
-        to_pin = (
-            m.join(stuck.select("eq"), on="eq")
-            .filter(
-                pl.col("hidden")
-                & (pl.col("kind") == "published")
-                & ~pl.col("primary")
-                & ~pl.col("forced")
-            )
-            .select("cell")
-            .unique()
-        )
+        chosen, to_pin = _complementary_choice(m, leaking)
         if chosen.height == 0 and to_pin.height == 0:
             break
         pin = pl.col("cell").is_in(to_pin["cell"].implode())
@@ -422,6 +438,306 @@ def _implied(share: str, base: str) -> pl.Expr:
     return (pl.col(share) * pl.col(base)).round(0)
 
 
+Parts = tuple[list[pl.DataFrame], list[pl.DataFrame]]  # cells and equations of a table
+
+
+def _deltagare_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Participants: kön splits, TOTALT as a sum, årsplatser hidden with a small count."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    d = t["deltagare"]
+    cells.append(_count_cells("deltagare", d, COUNT_COLUMNS["deltagare"], k))
+    cells.append(_other_cells("deltagare", d, "arsplatser", is_small(pl.col("deltagare"), k)))
+    eqs.append(_row_eqs("deltagare", d, "kon", "deltagare", ["kvinnor", "man"]))
+    eqs.append(_total_eqs("deltagare", d, ["nya", "avslutade", "pagaende"], []))
+    eqs.append(_total_eqs("deltagare", d, ["arsplatser"], [], check_sum=False))
+    return cells, eqs
+
+
+def _utfall_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Outcomes: complements of each share, K + M = alla, TOTALT, one base per insats and kön."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    u = t["utfall"]
+    cells.append(_count_cells("utfall", u, COUNT_COLUMNS["utfall"], k))
+    for num, name in (("taljare", "_ej_taljare"), ("antal_okand", "_kanda")):
+        c, e = _complement("utfall", u, "namnare", num, name, k)
+        cells.append(c)
+        eqs.append(e)
+    # K + M = alla: the "alla" row is the total of the two kön rows of the same measure.
+    rows = u.filter(pl.col("kon").is_in(["alla", "K", "M"]))
+    for col in COUNT_COLUMNS["utfall"]:
+        kon_eq = pl.format("utfall|kon|{}|{}|{}", pl.col("insats_id"), pl.col("matt"), pl.lit(col))
+        eqs.append(_member(rows, "utfall", kon_eq, col, pl.col("kon") == "alla", True))
+    eqs.append(_total_eqs("utfall", u, COUNT_COLUMNS["utfall"], ["kon", "matt"]))
+    # The outcome base is the same for every measure: one namnare per insats and kön.
+    first = u.filter(pl.col("matt") == pl.col("matt").first().over("insats_id", "kon"))
+    eqs.append(_links("utfall", first, "namnare", "utfall", u, "namnare", ["insats_id", "kon"]))
+    return cells, eqs
+
+
+def _outside_base_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """avslutade − outcome base = those who moved or died: a count of persons."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    # avslutade − outcome base = those who moved or died: a count of persons.
+    base = t["utfall"].filter(
+        (pl.col("kon") == "alla") & (pl.col("matt") == pl.col("matt").first().over("insats_id"))
+    )
+    joined = t["deltagare"].join(
+        base.select("insats_id", pl.col("namnare").alias("_namnare"), pl.col("r").alias("_ru")),
+        on="insats_id",
+    )
+    diff = pl.col("avslutade") - pl.col("_namnare")
+    joined = joined.filter(diff.is_not_null())
+    cells.append(
+        joined.select(
+            tbl=pl.lit("deltagare"),
+            r="r",
+            col=pl.lit("_utanfor_bas"),
+            value=diff.cast(pl.Float64),
+            kind=pl.lit("implicit"),
+            sensitive=is_small(diff, k),
+        ).cast(CELL_SCHEMA)
+    )
+    eq = pl.format("deltagare|bas|{}", pl.col("r"))
+    eqs.append(_member(joined, "deltagare", eq, "avslutade", True, True))
+    eqs.append(_member(joined, "deltagare", eq, "_utanfor_bas", False, True))
+    eqs.append(
+        joined.select(
+            eq=eq,
+            tbl=pl.lit("utfall"),
+            r="_ru",
+            col=pl.lit("namnare"),
+            total=False,
+            check_sum=True,
+        ).cast(EQ_SCHEMA)
+    )
+    return cells, eqs
+
+
+def _maluppfyllelse_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Goal attainment: share targets linked to utfall, volume targets to deltagare."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    m = t["maluppfyllelse"].with_columns(
+        _okand=_implied("andel_okand", "namnare"),
+        _share=pl.col("matt").is_in(list(OUTCOME_MEASURES)),
+    )
+    shares = m.filter("_share")
+    cells.append(_count_cells("maluppfyllelse", shares, ["namnare", "taljare", "_okand"], k))
+    for num, name in (("taljare", "_ej_taljare"), ("_okand", "_kanda")):
+        c, e = _complement("maluppfyllelse", shares, "namnare", num, name, k)
+        cells.append(c)
+        eqs.append(e)
+    volumes = m.filter(~pl.col("_share"))
+    deltagare_counts = volumes.filter(pl.col("matt") == "deltagare")
+    cells.append(
+        _other_cells("maluppfyllelse", deltagare_counts, "utfall", is_small(pl.col("utfall"), k))
+    )
+    arsplatser = volumes.filter(pl.col("matt") == "arsplatser")
+    small = pl.lit(False)
+    if "deltagare" in t:
+        arsplatser = arsplatser.join(
+            t["deltagare"].select("insats_id", pl.col("deltagare").alias("_n")),
+            on="insats_id",
+            how="left",
+        )
+        small = is_small(pl.col("_n"), k)
+    cells.append(_other_cells("maluppfyllelse", arsplatser, "utfall", small))
+    if "utfall" in t:
+        alla = t["utfall"].filter(pl.col("kon") == "alla")
+        for a_col, b_col in (("namnare", "namnare"), ("taljare", "taljare")):
+            eqs.append(
+                _links(
+                    "maluppfyllelse",
+                    shares,
+                    a_col,
+                    "utfall",
+                    alla,
+                    b_col,
+                    ["insats_id", "matt"],
+                )
+            )
+        eqs.append(
+            _links(
+                "maluppfyllelse",
+                shares,
+                "_okand",
+                "utfall",
+                alla,
+                "antal_okand",
+                ["insats_id", "matt"],
+            )
+        )
+    if "deltagare" in t:
+        d = t["deltagare"]
+        eqs.append(
+            _links(
+                "maluppfyllelse",
+                deltagare_counts,
+                "utfall",
+                "deltagare",
+                d,
+                "deltagare",
+                ["insats_id"],
+            )
+        )
+        eqs.append(
+            _links(
+                "maluppfyllelse",
+                arsplatser,
+                "utfall",
+                "deltagare",
+                d,
+                "arsplatser",
+                ["insats_id"],
+            )
+        )
+    return cells, eqs
+
+
+def _utfall_kon_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Outcomes by kön, linked to the K and M rows of utfall."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    uk = t["utfall_kon"].with_columns(
+        _taljare_kvinnor=_implied("andel_kvinnor", "namnare_kvinnor"),
+        _taljare_man=_implied("andel_man", "namnare_man"),
+    )
+    cols = ["namnare_kvinnor", "namnare_man", "_taljare_kvinnor", "_taljare_man"]
+    cells.append(_count_cells("utfall_kon", uk, cols, k))
+    for base, num, name in (
+        ("namnare_kvinnor", "_taljare_kvinnor", "_ej_kvinnor"),
+        ("namnare_man", "_taljare_man", "_ej_man"),
+    ):
+        c, e = _complement("utfall_kon", uk, base, num, name, k)
+        cells.append(c)
+        eqs.append(e)
+    eqs.append(_total_eqs("utfall_kon", uk, cols, ["matt"]))
+    if "utfall" in t:
+        u = t["utfall"]
+        for kon, suffix in (("K", "kvinnor"), ("M", "man")):
+            part = u.filter(pl.col("kon") == kon)
+            on = ["insats_id", "matt"]
+            eqs.append(_links("utfall_kon", uk, f"namnare_{suffix}", "utfall", part, "namnare", on))
+            eqs.append(
+                _links("utfall_kon", uk, f"_taljare_{suffix}", "utfall", part, "taljare", on)
+            )
+    return cells, eqs
+
+
+def _tid_i_insats_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Time in insats: ended episodes, linked to deltagare."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    ti = t["tid_i_insats"]
+    cells.append(_count_cells("tid_i_insats", ti, ["avslutade"], k))
+    cells.append(_other_cells("tid_i_insats", ti, "median_dagar", is_small(pl.col("avslutade"), k)))
+    eqs.append(_total_eqs("tid_i_insats", ti, ["avslutade"], []))
+    if "deltagare" in t:
+        eqs.append(
+            _links(
+                "tid_i_insats",
+                ti,
+                "avslutade",
+                "deltagare",
+                t["deltagare"],
+                "avslutade",
+                ["insats_id"],
+            )
+        )
+    return cells, eqs
+
+
+def _bakgrund_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Background: kön split, TOTALT, categories summing to their group."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    group = ["insats_id", "variabel"]
+    # With 1..k−1 women (or men) in a group, the kön split cannot be protected cell by
+    # cell: the reader could take the group's total minus the other kön. Both kön columns
+    # of the group are hidden and their marginals are no longer known.
+    b = t["bakgrund"].with_columns(
+        _kon_small=(is_small(pl.col("kvinnor").sum(), k) | is_small(pl.col("man").sum(), k))
+        .over(group)
+        .fill_null(False)
+    )
+    cols = list(COUNT_COLUMNS["bakgrund"])
+    counts = _count_cells("bakgrund", b, cols, k).join(
+        b.select("r", "_kon_small"), on="r", how="left"
+    )
+    other = b.select("r", _k_nonzero=pl.col("kvinnor") != 0, _m_nonzero=pl.col("man") != 0)
+    counts = counts.join(other, on="r", how="left")
+    # Only where the other kön is non-zero: beside a zero the cell equals totalt anyway.
+    cells.append(
+        counts.with_columns(
+            forced=pl.col("_kon_small")
+            & (
+                ((pl.col("col") == "kvinnor") & pl.col("_m_nonzero"))
+                | ((pl.col("col") == "man") & pl.col("_k_nonzero"))
+            ).fill_null(False)
+        ).drop("_kon_small", "_k_nonzero", "_m_nonzero")
+    )
+    eqs.append(_row_eqs("bakgrund", b, "kon", "totalt", ["kvinnor", "man"]))
+    eqs.append(_total_eqs("bakgrund", b, cols, ["variabel", "kategori"]))
+    unknown = {"kvinnor": pl.col("_kon_small"), "man": pl.col("_kon_small")}
+    c, e = _margin_eqs("bakgrund", b, cols, group, "kategorier", k, unknown)
+    cells.append(c)
+    eqs.append(e)
+    return cells, eqs
+
+
+def _forsorjning_parts(t: dict[str, pl.DataFrame], k: int) -> Parts:
+    """Försörjning before and after: TOTALT and both margins."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    f = t["forsorjning_fore_efter"]
+    cells.append(_count_cells("forsorjning_fore_efter", f, ["antal"], k))
+    eqs.append(
+        _total_eqs(
+            "forsorjning_fore_efter", f, ["antal"], ["forsorjning_fore", "forsorjning_efter"]
+        )
+    )
+    for by in (["insats_id", "forsorjning_fore"], ["insats_id", "forsorjning_efter"]):
+        c, e = _margin_eqs("forsorjning_fore_efter", f, ["antal"], by, by[1], k)
+        cells.append(c)
+        eqs.append(e)
+    return cells, eqs
+
+
+def _trend_parts(t: dict[str, pl.DataFrame], k: int, link_year: int | None) -> Parts:
+    """Trend: complements, the base additive over insatser, the year linked to the period."""
+    cells: list[pl.DataFrame] = []
+    eqs: list[pl.DataFrame] = []
+    tr = t["trend"]
+    cells.append(_count_cells("trend", tr, COUNT_COLUMNS["trend"], k))
+    c, e = _complement("trend", tr, "namnare", "taljare", "_ej_taljare", k)
+    cells.append(c)
+    eqs.append(e)
+    # The outcome base (namnare) is additive over insatser whatever the measure.
+    eqs.append(_total_eqs("trend", tr, ["namnare"], ["ar"]))
+    if link_year is not None:
+        year = tr.filter(pl.col("ar") == link_year)
+        if "deltagare" in t:
+            eqs.append(
+                _links(
+                    "trend",
+                    year,
+                    "deltagare",
+                    "deltagare",
+                    t["deltagare"],
+                    "deltagare",
+                    ["insats_id"],
+                )
+            )
+        if "utfall" in t:
+            alla = t["utfall"].filter(pl.col("kon") == "alla")
+            for col in ("namnare", "taljare"):
+                eqs.append(_links("trend", year, col, "utfall", alla, col, ["insats_id", "matt"]))
+    return cells, eqs
+
+
 def build_cells(
     tables: dict[str, pl.DataFrame], k: int, link_year: int | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -433,273 +749,19 @@ def build_cells(
     for name, df in tables.items():
         _check_columns(name, df)
     t = {name: _indexed(df) for name, df in tables.items()}
-    cells: list[pl.DataFrame] = []
-    eqs: list[pl.DataFrame] = []
-
-    if "deltagare" in t:
-        d = t["deltagare"]
-        cells.append(_count_cells("deltagare", d, COUNT_COLUMNS["deltagare"], k))
-        cells.append(_other_cells("deltagare", d, "arsplatser", is_small(pl.col("deltagare"), k)))
-        eqs.append(_row_eqs("deltagare", d, "kon", "deltagare", ["kvinnor", "man"]))
-        eqs.append(_total_eqs("deltagare", d, ["nya", "avslutade", "pagaende"], []))
-        eqs.append(_total_eqs("deltagare", d, ["arsplatser"], [], check_sum=False))
-
-    if "utfall" in t:
-        u = t["utfall"]
-        cells.append(_count_cells("utfall", u, COUNT_COLUMNS["utfall"], k))
-        for num, name in (("taljare", "_ej_taljare"), ("antal_okand", "_kanda")):
-            c, e = _complement("utfall", u, "namnare", num, name, k)
-            cells.append(c)
-            eqs.append(e)
-        # K + M = alla: the "alla" row is the total of the two kön rows of the same measure.
-        rows = u.filter(pl.col("kon").is_in(["alla", "K", "M"]))
-        for col in COUNT_COLUMNS["utfall"]:
-            kon_eq = pl.format(
-                "utfall|kon|{}|{}|{}", pl.col("insats_id"), pl.col("matt"), pl.lit(col)
-            )
-            eqs.append(_member(rows, "utfall", kon_eq, col, pl.col("kon") == "alla", True))
-        eqs.append(_total_eqs("utfall", u, COUNT_COLUMNS["utfall"], ["kon", "matt"]))
-        # The outcome base is the same for every measure: one namnare per insats and kön.
-        first = u.filter(pl.col("matt") == pl.col("matt").first().over("insats_id", "kon"))
-        eqs.append(_links("utfall", first, "namnare", "utfall", u, "namnare", ["insats_id", "kon"]))
-
-    if "utfall" in t and "deltagare" in t:
-        # avslutade − outcome base = those who moved or died: a count of persons.
-        base = t["utfall"].filter(
-            (pl.col("kon") == "alla") & (pl.col("matt") == pl.col("matt").first().over("insats_id"))
-        )
-        joined = t["deltagare"].join(
-            base.select("insats_id", pl.col("namnare").alias("_namnare"), pl.col("r").alias("_ru")),
-            on="insats_id",
-        )
-        diff = pl.col("avslutade") - pl.col("_namnare")
-        joined = joined.filter(diff.is_not_null())
-        cells.append(
-            joined.select(
-                tbl=pl.lit("deltagare"),
-                r="r",
-                col=pl.lit("_utanfor_bas"),
-                value=diff.cast(pl.Float64),
-                kind=pl.lit("implicit"),
-                sensitive=is_small(diff, k),
-            ).cast(CELL_SCHEMA)
-        )
-        eq = pl.format("deltagare|bas|{}", pl.col("r"))
-        eqs.append(_member(joined, "deltagare", eq, "avslutade", True, True))
-        eqs.append(_member(joined, "deltagare", eq, "_utanfor_bas", False, True))
-        eqs.append(
-            joined.select(
-                eq=eq,
-                tbl=pl.lit("utfall"),
-                r="_ru",
-                col=pl.lit("namnare"),
-                total=False,
-                check_sum=True,
-            ).cast(EQ_SCHEMA)
-        )
-
-    if "maluppfyllelse" in t:
-        m = t["maluppfyllelse"].with_columns(
-            _okand=_implied("andel_okand", "namnare"),
-            _share=pl.col("matt").is_in(list(OUTCOME_MEASURES)),
-        )
-        t["maluppfyllelse"] = m
-        shares = m.filter("_share")
-        cells.append(_count_cells("maluppfyllelse", shares, ["namnare", "taljare", "_okand"], k))
-        for num, name in (("taljare", "_ej_taljare"), ("_okand", "_kanda")):
-            c, e = _complement("maluppfyllelse", shares, "namnare", num, name, k)
-            cells.append(c)
-            eqs.append(e)
-        volumes = m.filter(~pl.col("_share"))
-        deltagare_counts = volumes.filter(pl.col("matt") == "deltagare")
-        cells.append(
-            _other_cells(
-                "maluppfyllelse", deltagare_counts, "utfall", is_small(pl.col("utfall"), k)
-            )
-        )
-        arsplatser = volumes.filter(pl.col("matt") == "arsplatser")
-        small = pl.lit(False)
-        if "deltagare" in t:
-            arsplatser = arsplatser.join(
-                t["deltagare"].select("insats_id", pl.col("deltagare").alias("_n")),
-                on="insats_id",
-                how="left",
-            )
-            small = is_small(pl.col("_n"), k)
-        cells.append(_other_cells("maluppfyllelse", arsplatser, "utfall", small))
-        if "utfall" in t:
-            alla = t["utfall"].filter(pl.col("kon") == "alla")
-            for a_col, b_col in (("namnare", "namnare"), ("taljare", "taljare")):
-                eqs.append(
-                    _links(
-                        "maluppfyllelse",
-                        shares,
-                        a_col,
-                        "utfall",
-                        alla,
-                        b_col,
-                        ["insats_id", "matt"],
-                    )
-                )
-            eqs.append(
-                _links(
-                    "maluppfyllelse",
-                    shares,
-                    "_okand",
-                    "utfall",
-                    alla,
-                    "antal_okand",
-                    ["insats_id", "matt"],
-                )
-            )
-        if "deltagare" in t:
-            d = t["deltagare"]
-            eqs.append(
-                _links(
-                    "maluppfyllelse",
-                    deltagare_counts,
-                    "utfall",
-                    "deltagare",
-                    d,
-                    "deltagare",
-                    ["insats_id"],
-                )
-            )
-            eqs.append(
-                _links(
-                    "maluppfyllelse",
-                    arsplatser,
-                    "utfall",
-                    "deltagare",
-                    d,
-                    "arsplatser",
-                    ["insats_id"],
-                )
-            )
-
-    if "utfall_kon" in t:
-        uk = t["utfall_kon"].with_columns(
-            _taljare_kvinnor=_implied("andel_kvinnor", "namnare_kvinnor"),
-            _taljare_man=_implied("andel_man", "namnare_man"),
-        )
-        t["utfall_kon"] = uk
-        cols = ["namnare_kvinnor", "namnare_man", "_taljare_kvinnor", "_taljare_man"]
-        cells.append(_count_cells("utfall_kon", uk, cols, k))
-        for base, num, name in (
-            ("namnare_kvinnor", "_taljare_kvinnor", "_ej_kvinnor"),
-            ("namnare_man", "_taljare_man", "_ej_man"),
-        ):
-            c, e = _complement("utfall_kon", uk, base, num, name, k)
-            cells.append(c)
-            eqs.append(e)
-        eqs.append(_total_eqs("utfall_kon", uk, cols, ["matt"]))
-        if "utfall" in t:
-            u = t["utfall"]
-            for kon, suffix in (("K", "kvinnor"), ("M", "man")):
-                part = u.filter(pl.col("kon") == kon)
-                on = ["insats_id", "matt"]
-                eqs.append(
-                    _links("utfall_kon", uk, f"namnare_{suffix}", "utfall", part, "namnare", on)
-                )
-                eqs.append(
-                    _links("utfall_kon", uk, f"_taljare_{suffix}", "utfall", part, "taljare", on)
-                )
-
-    if "tid_i_insats" in t:
-        ti = t["tid_i_insats"]
-        cells.append(_count_cells("tid_i_insats", ti, ["avslutade"], k))
-        cells.append(
-            _other_cells("tid_i_insats", ti, "median_dagar", is_small(pl.col("avslutade"), k))
-        )
-        eqs.append(_total_eqs("tid_i_insats", ti, ["avslutade"], []))
-        if "deltagare" in t:
-            eqs.append(
-                _links(
-                    "tid_i_insats",
-                    ti,
-                    "avslutade",
-                    "deltagare",
-                    t["deltagare"],
-                    "avslutade",
-                    ["insats_id"],
-                )
-            )
-
-    if "bakgrund" in t:
-        group = ["insats_id", "variabel"]
-        # With 1..k−1 women (or men) in a group, the kön split cannot be protected cell by
-        # cell: the reader could take the group's total minus the other kön. Both kön columns
-        # of the group are hidden and their marginals are no longer known.
-        b = t["bakgrund"].with_columns(
-            _kon_small=(is_small(pl.col("kvinnor").sum(), k) | is_small(pl.col("man").sum(), k))
-            .over(group)
-            .fill_null(False)
-        )
-        cols = list(COUNT_COLUMNS["bakgrund"])
-        counts = _count_cells("bakgrund", b, cols, k).join(
-            b.select("r", "_kon_small"), on="r", how="left"
-        )
-        other = b.select("r", _k_nonzero=pl.col("kvinnor") != 0, _m_nonzero=pl.col("man") != 0)
-        counts = counts.join(other, on="r", how="left")
-        # Only where the other kön is non-zero: beside a zero the cell equals totalt anyway.
-        cells.append(
-            counts.with_columns(
-                forced=pl.col("_kon_small")
-                & (
-                    ((pl.col("col") == "kvinnor") & pl.col("_m_nonzero"))
-                    | ((pl.col("col") == "man") & pl.col("_k_nonzero"))
-                ).fill_null(False)
-            ).drop("_kon_small", "_k_nonzero", "_m_nonzero")
-        )
-        eqs.append(_row_eqs("bakgrund", b, "kon", "totalt", ["kvinnor", "man"]))
-        eqs.append(_total_eqs("bakgrund", b, cols, ["variabel", "kategori"]))
-        unknown = {"kvinnor": pl.col("_kon_small"), "man": pl.col("_kon_small")}
-        c, e = _margin_eqs("bakgrund", b, cols, group, "kategorier", k, unknown)
-        cells.append(c)
-        eqs.append(e)
-
-    if "forsorjning_fore_efter" in t:
-        f = t["forsorjning_fore_efter"]
-        cells.append(_count_cells("forsorjning_fore_efter", f, ["antal"], k))
-        eqs.append(
-            _total_eqs(
-                "forsorjning_fore_efter", f, ["antal"], ["forsorjning_fore", "forsorjning_efter"]
-            )
-        )
-        for by in (["insats_id", "forsorjning_fore"], ["insats_id", "forsorjning_efter"]):
-            c, e = _margin_eqs("forsorjning_fore_efter", f, ["antal"], by, by[1], k)
-            cells.append(c)
-            eqs.append(e)
-
-    if "trend" in t:
-        tr = t["trend"]
-        cells.append(_count_cells("trend", tr, COUNT_COLUMNS["trend"], k))
-        c, e = _complement("trend", tr, "namnare", "taljare", "_ej_taljare", k)
-        cells.append(c)
-        eqs.append(e)
-        # The outcome base (namnare) is additive over insatser whatever the measure.
-        eqs.append(_total_eqs("trend", tr, ["namnare"], ["ar"]))
-        if link_year is not None:
-            year = tr.filter(pl.col("ar") == link_year)
-            if "deltagare" in t:
-                eqs.append(
-                    _links(
-                        "trend",
-                        year,
-                        "deltagare",
-                        "deltagare",
-                        t["deltagare"],
-                        "deltagare",
-                        ["insats_id"],
-                    )
-                )
-            if "utfall" in t:
-                alla = t["utfall"].filter(pl.col("kon") == "alla")
-                for col in ("namnare", "taljare"):
-                    eqs.append(
-                        _links("trend", year, col, "utfall", alla, col, ["insats_id", "matt"])
-                    )
-
+    parts = [
+        _deltagare_parts(t, k) if "deltagare" in t else ([], []),
+        _utfall_parts(t, k) if "utfall" in t else ([], []),
+        _outside_base_parts(t, k) if "utfall" in t and "deltagare" in t else ([], []),
+        _maluppfyllelse_parts(t, k) if "maluppfyllelse" in t else ([], []),
+        _utfall_kon_parts(t, k) if "utfall_kon" in t else ([], []),
+        _tid_i_insats_parts(t, k) if "tid_i_insats" in t else ([], []),
+        _bakgrund_parts(t, k) if "bakgrund" in t else ([], []),
+        _forsorjning_parts(t, k) if "forsorjning_fore_efter" in t else ([], []),
+        _trend_parts(t, k, link_year) if "trend" in t else ([], []),
+    ]
+    cells = [c for table_cells, _ in parts for c in table_cells]
+    eqs = [e for _, table_eqs in parts for e in table_eqs]
     cells = [c if "forced" in c.columns else c.with_columns(forced=pl.lit(False)) for c in cells]
     all_cells = pl.concat(cells) if cells else CELL_SCHEMA.to_frame().with_columns(forced=False)
     all_eqs = pl.concat(eqs) if eqs else EQ_SCHEMA.to_frame()
@@ -753,84 +815,98 @@ def _with_masks(
     return out
 
 
+# Counts a reader can work out from a published share and its base, masked with it.
+_IMPLIED_COUNTS = {
+    "maluppfyllelse": {"_okand": ("andel_okand", "namnare")},
+    "utfall_kon": {
+        "_taljare_kvinnor": ("andel_kvinnor", "namnare_kvinnor"),
+        "_taljare_man": ("andel_man", "namnare_man"),
+    },
+}
+
+
+def _maluppfyllelse_published(df: pl.DataFrame, k: int) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """Goal attainment as published: bedömning left open where its outcome is hidden, the
+    outcome, its interval and the share unknown formatted or hidden."""
+    is_share = pl.col("matt").is_in(list(OUTCOME_MEASURES))
+    share_hidden = pl.col("_h_namnare") | pl.col("_h_taljare")
+    small_base = is_share & (pl.col("_p_namnare") | (pl.col("namnare") < k))
+    # The assessment of a hidden outcome is left open here: it is published only where it
+    # says no more than what is published already (pipeline.publish.protect decides with
+    # the audit's ranges). A base under k is "too few" (contract).
+    df = df.with_columns(
+        pl.when(small_base)
+        .then(pl.lit("for_fa_deltagare"))
+        .when((is_share & share_hidden) | (~is_share & pl.col("_h_utfall")))
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.col("bedomning"))
+        .alias("bedomning")
+    )
+    return df, [
+        pl.when(is_share & share_hidden)
+        .then(None)
+        .when(is_share)
+        .then(pl.col("utfall").round(4).cast(pl.String))
+        .when(pl.col("_p_utfall") & (pl.col("matt") == "deltagare"))
+        .then(pl.lit(primary_mark(k)))
+        .when(pl.col("_h_utfall"))
+        .then(pl.lit(SECONDARY_MARK))
+        .when(pl.col("matt") == "deltagare")
+        .then(pl.col("utfall").cast(pl.Int64).cast(pl.String))
+        .otherwise(pl.col("utfall").round(2).cast(pl.String))
+        .alias("utfall"),
+        _share("ki_lag", "namnare", "taljare"),
+        _share("ki_hog", "namnare", "taljare"),
+        _share("andel_okand", "namnare", "_okand"),
+    ]
+
+
+def _formatted(name: str) -> list[pl.Expr]:
+    """The non-count columns of a table (other than maluppfyllelse) as published."""
+    if name == "deltagare":
+        return [_format_number("arsplatser", 2)]
+    if name == "utfall":
+        return [
+            _share("andel", "namnare", "taljare"),
+            _share("ki_lag", "namnare", "taljare"),
+            _share("ki_hog", "namnare", "taljare"),
+            _share("andel_okand", "namnare", "antal_okand"),
+        ]
+    if name == "utfall_kon":
+        return [
+            _share("andel_kvinnor", "namnare_kvinnor", "_taljare_kvinnor"),
+            _share("andel_man", "namnare_man", "_taljare_man"),
+            _share(
+                "skillnad_procentenheter",
+                "namnare_kvinnor",
+                "_taljare_kvinnor",
+                "namnare_man",
+                "_taljare_man",
+            ),
+        ]
+    if name == "tid_i_insats":
+        return [_format_number("median_dagar", 1)]
+    if name == "trend":
+        return [_share("andel", "namnare", "taljare")]
+    return []
+
+
 def publish_tables(
     tables: dict[str, pl.DataFrame], state: pl.DataFrame, k: int
 ) -> dict[str, pl.DataFrame]:
     """Apply the suppression `state` (from `suppress_cells`) to the exact tables."""
     out: dict[str, pl.DataFrame] = {}
     for name, exact in tables.items():
-        df = _indexed(exact)
-        if name == "maluppfyllelse":
-            df = df.with_columns(_okand=_implied("andel_okand", "namnare"))
-        if name == "utfall_kon":
-            df = df.with_columns(
-                _taljare_kvinnor=_implied("andel_kvinnor", "namnare_kvinnor"),
-                _taljare_man=_implied("andel_man", "namnare_man"),
-            )
-        extra = {
-            "maluppfyllelse": ["_okand"],
-            "utfall_kon": ["_taljare_kvinnor", "_taljare_man"],
-        }.get(name, [])
-        masked_cols = [*COUNT_COLUMNS[name], *OTHER_HIDDEN_COLUMNS.get(name, ()), *extra]
+        implied = _IMPLIED_COUNTS.get(name, {})
+        df = _indexed(exact).with_columns(
+            _implied(share, base).alias(count) for count, (share, base) in implied.items()
+        )
+        masked_cols = [*COUNT_COLUMNS[name], *OTHER_HIDDEN_COLUMNS.get(name, ()), *implied]
         df = _with_masks(df, name, state, masked_cols)
-        exprs: list[pl.Expr] = []
-        if name == "deltagare":
-            exprs.append(_format_number("arsplatser", 2))
-        elif name == "maluppfyllelse":
-            is_share = pl.col("matt").is_in(list(OUTCOME_MEASURES))
-            share_hidden = pl.col("_h_namnare") | pl.col("_h_taljare")
-            small_base = is_share & (pl.col("_p_namnare") | (pl.col("namnare") < k))
-            # The assessment of a hidden outcome is left open here: it is published only
-            # where it says no more than what is published already (pipeline.publish.protect
-            # decides with the audit's ranges). A base under k is "too few" (contract).
-            df = df.with_columns(
-                pl.when(small_base)
-                .then(pl.lit("for_fa_deltagare"))
-                .when((is_share & share_hidden) | (~is_share & pl.col("_h_utfall")))
-                .then(pl.lit(None, pl.String))
-                .otherwise(pl.col("bedomning"))
-                .alias("bedomning")
-            )
-            exprs += [
-                pl.when(is_share & share_hidden)
-                .then(None)
-                .when(is_share)
-                .then(pl.col("utfall").round(4).cast(pl.String))
-                .when(pl.col("_p_utfall") & (pl.col("matt") == "deltagare"))
-                .then(pl.lit(primary_mark(k)))
-                .when(pl.col("_h_utfall"))
-                .then(pl.lit(SECONDARY_MARK))
-                .when(pl.col("matt") == "deltagare")
-                .then(pl.col("utfall").cast(pl.Int64).cast(pl.String))
-                .otherwise(pl.col("utfall").round(2).cast(pl.String))
-                .alias("utfall"),
-                _share("ki_lag", "namnare", "taljare"),
-                _share("ki_hog", "namnare", "taljare"),
-                _share("andel_okand", "namnare", "_okand"),
-            ]
-        elif name == "utfall":
-            exprs += [
-                _share("andel", "namnare", "taljare"),
-                _share("ki_lag", "namnare", "taljare"),
-                _share("ki_hog", "namnare", "taljare"),
-                _share("andel_okand", "namnare", "antal_okand"),
-            ]
-        elif name == "utfall_kon":
-            exprs += [
-                _share("andel_kvinnor", "namnare_kvinnor", "_taljare_kvinnor"),
-                _share("andel_man", "namnare_man", "_taljare_man"),
-                _share(
-                    "skillnad_procentenheter",
-                    "namnare_kvinnor",
-                    "_taljare_kvinnor",
-                    "namnare_man",
-                    "_taljare_man",
-                ),
-            ]
-        elif name == "tid_i_insats":
-            exprs.append(_format_number("median_dagar", 1))
-        elif name == "trend":
-            exprs.append(_share("andel", "namnare", "taljare"))
+        if name == "maluppfyllelse":
+            df, exprs = _maluppfyllelse_published(df, k)
+        else:
+            exprs = _formatted(name)
         exprs += [_format_count(c, k) for c in COUNT_COLUMNS[name]]
         out[name] = df.with_columns(exprs).select(TABLE_COLUMNS[name])
     return out
