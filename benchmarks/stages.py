@@ -129,7 +129,7 @@ def stage_floor(args: argparse.Namespace) -> dict[str, object]:
 
 
 def stage_read(args: argparse.Namespace) -> dict[str, object]:
-    from pipeline.ingest.load import discover, load_export
+    from pipeline.ingest import discover, load_export
 
     def run() -> tuple[int, int, float]:
         started = time.perf_counter()
@@ -151,7 +151,7 @@ def stage_read(args: argparse.Namespace) -> dict[str, object]:
 def stage_validate(args: argparse.Namespace) -> dict[str, object]:
     from pipeline.core.catalog import read_catalog
     from pipeline.core.config import CATALOG_FILE
-    from pipeline.ingest.load import discover, load_export
+    from pipeline.ingest import discover, load_export
     from pipeline.ingest.validate import validate_export
 
     raw = Path(args.raw)

@@ -31,7 +31,7 @@ from pipeline.measures.statistics import (
     utfall_kon_table,
     utfall_table,
 )
-from pipeline.store.build import build_store
+from pipeline.store import build_store
 
 
 def load_episodes(processed: str | Path = "data/processed", *, lazy: bool = False):

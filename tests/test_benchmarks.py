@@ -19,7 +19,7 @@ from benchmarks.run import Measure, SizeResult, evaluate
 from pipeline.core.period import Period
 from pipeline.example.generator import generate_episodes
 from pipeline.measures.statistics import compute_tables
-from pipeline.store.build import build_store
+from pipeline.store import build_store
 
 N = 2_000
 N_INSATSER = 18  # two förbund: ten files, so that the test takes seconds

@@ -136,7 +136,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         with hold(settings.processed, args.command):
             if args.command == "ingest":
                 from pipeline.jobs.run import is_example_input
-                from pipeline.store.build import build_store
+                from pipeline.store import build_store
 
                 if not settings.raw.is_dir():
                     raise InputError(f"Råmappen {settings.raw} finns inte.")

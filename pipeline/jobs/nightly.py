@@ -6,7 +6,7 @@ cron or a systemd timer. docs/nattkorning.md is the operator's guide; in short:
 1. Take the store's lock (`pipeline.core.lock`): one run at a time; a second run exits 1 and
    names the holder.
 2. Remove what a killed run may have left (temporary files, the tables' staging folder).
-3. Update the store (`pipeline.store.build.build_store`): only new or changed raw files are read
+3. Update the store (`pipeline.store.build_store`): only new or changed raw files are read
    (per-file cache by content hash); with unchanged inputs nothing is rewritten. With
    `strict`, a dry run first decides, and any rejected row or file fails the run with
    nothing written.
@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import json
 import os
 import re
@@ -47,12 +46,12 @@ from pipeline.core import atomic, lock, log
 from pipeline.core.catalog import CatalogError
 from pipeline.core.config import EPISODES_FILE, FILE_LOG_FILE, Settings
 from pipeline.core.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REJECTIONS
+from pipeline.core.hashing import files_match, files_sha256, fingerprint, frames_sha256
 from pipeline.core.period import Period
-from pipeline.ingest.load import file_sha256
 from pipeline.ingest.validate import ValidationDisabled
 from pipeline.jobs.run import InputError, code_version, is_example_input, write_exact_tables
 from pipeline.measures.statistics import compute_tables
-from pipeline.store.build import InputsChanged, StoreResult, build_store, read_state
+from pipeline.store import InputsChanged, StoreResult, build_store, read_state
 
 DEBUG_ENV = "FINSAM_FELSOK"
 TABLES_MANIFEST = ".tabeller.json"  # in <processed>/<label>/, written after the tables
@@ -105,13 +104,6 @@ def nightly_periods(today: dt.date) -> list[Period]:
 
 
 # --- Small helpers ----------------------------------------------------------------------------
-
-
-def _frame_sha256(*frames: pl.DataFrame) -> str:
-    digest = hashlib.sha256()
-    for frame in frames:
-        digest.update(frame.write_csv().encode("utf-8"))
-    return digest.hexdigest()
 
 
 def remove_leftovers(processed: Path, now: float | None = None) -> int:
@@ -207,12 +199,12 @@ def tables_fingerprint(
         return None
     parts = {
         "episoder": episodes_sha,
-        "katalog": _frame_sha256(store.catalog.insatser, store.catalog.mal),
+        "katalog": frames_sha256(store.catalog.insatser, store.catalog.mal),
         "period": [period.start.isoformat(), period.end.isoformat()],
         "k": settings.k,
         "kod": code,
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return fingerprint(parts)
 
 
 def tables_are_current(folder: Path, fingerprint: str | None) -> bool:
@@ -223,7 +215,7 @@ def tables_are_current(folder: Path, fingerprint: str | None) -> bool:
         manifest = json.loads((folder / TABLES_MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("fingerprint") != fingerprint or not manifest.get("filer"):
             return False
-        return all(file_sha256(folder / name) == sha for name, sha in manifest["filer"].items())
+        return files_match(folder, manifest["filer"])
     except (OSError, ValueError, AttributeError, TypeError):
         return False
 
@@ -246,7 +238,7 @@ def write_tables(
     if fingerprint is not None:
         manifest = {
             "fingerprint": fingerprint,
-            "filer": {name: file_sha256(folder / name) for name in names},
+            "filer": files_sha256(folder, names),
         }
         atomic.write_text(folder / TABLES_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
 

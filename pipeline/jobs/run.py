@@ -18,8 +18,8 @@ from pipeline.core import atomic, log
 from pipeline.core.config import CATALOG_FILE, DEFAULT_RAW, EXAMPLE_MARKER, Settings
 from pipeline.core.contract import TOTAL_INSATS_ID
 from pipeline.core.period import Period
-from pipeline.ingest.load import discover
-from pipeline.store.build import StoreResult, build_store
+from pipeline.ingest import discover
+from pipeline.store import StoreResult, build_store
 
 EXAMPLE_FILES = ".exempelfiler.json"  # hashes of the generated example, to detect mixing
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.core.atomic import write_text
+from pipeline.core.hashing import file_sha256
 from pipeline.core.period import Period
-from pipeline.ingest.load import file_sha256
 
 MANIFEST_FILE = "manifest.json"
 
@@ -42,9 +42,6 @@ def created_time(environ: Mapping[str, str] | None = None) -> dt.datetime:
     """SOURCE_DATE_EPOCH if set, else now (UTC, whole seconds)."""
     fixed = source_date(environ)
     return fixed or dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
-
-
-sha256_file = file_sha256  # one hashing of files for the whole pipeline
 
 
 def build_manifest(
@@ -76,7 +73,7 @@ def build_manifest(
     out = [
         {
             "fil": p.relative_to(report_dir).as_posix(),
-            "sha256": sha256_file(p),
+            "sha256": file_sha256(p),
             "bytes": p.stat().st_size,
         }
         for p in sorted(outputs, key=lambda p: p.relative_to(report_dir).as_posix())

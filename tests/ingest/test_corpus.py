@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 from pipeline.core.config import Settings
 from pipeline.core.period import Period
 from pipeline.jobs.run import run_report
-from pipeline.store.build import build_store
+from pipeline.store import build_store
 from tests.fixtures.felaktiga.korpus import CASES, HANDWRITTEN, PLANTED, write_corpus
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

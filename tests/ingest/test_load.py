@@ -1,4 +1,4 @@
-"""Readers, header matching and the personnummer rule of pipeline.ingest.load."""
+"""Readers, header matching and the personnummer rule of pipeline.ingest."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ import polars as pl
 import pytest
 
 from pipeline.core.contract import CANONICAL_COLUMNS
-from pipeline.ingest.load import (
-    FileRejected,
-    RawFile,
-    column_mapping,
-    discover,
-    load_export,
-    missing_columns_message,
-)
+from pipeline.ingest import FileRejected, RawFile, discover, load_export
+from pipeline.ingest.headings import column_mapping, missing_columns_message
 from pipeline.ingest.readers import Table, read_csv_tables
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

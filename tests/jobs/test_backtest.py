@@ -19,7 +19,7 @@ from pipeline.core.contract import CANONICAL_COLUMNS, COLUMN_BY_NAME
 from pipeline.jobs.cli import EXIT_OK, main
 from pipeline.publish.audit import audit
 from pipeline.publish.releases import read_release
-from pipeline.store.build import END_FIELDS
+from pipeline.store import END_FIELDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 EPISODES = FIXTURES / "statistik" / "episoder.csv"

@@ -26,6 +26,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from pipeline import store
 from pipeline.core import log
 from pipeline.core.config import Settings
 from pipeline.core.lock import LOCK_FILE, hold
@@ -41,7 +42,7 @@ from pipeline.jobs.nightly import (
     run_nightly,
     tertial,
 )
-from pipeline.store import build as store
+from pipeline.store import files as store_files
 from tests.lock_helpers import held_by_another_thread
 
 TODAY = dt.date(2026, 6, 15)  # all data dates are before 2026-04-01, so also valid "today"
@@ -645,7 +646,7 @@ def test_a_damaged_file_is_detected_and_rebuilt(before, reference, damage, rebui
 
 def test_a_file_that_changes_while_read_is_read_again(before, monkeypatch):
     raw, processed = before
-    original = store.process_file
+    original = store_files.process_file
     grown = []
 
     def copying_in(file, *args, **kwargs):
@@ -656,7 +657,7 @@ def test_a_file_that_changes_while_read_is_read_again(before, monkeypatch):
             grown.append(True)
         return result
 
-    monkeypatch.setattr(store, "process_file", copying_in)
+    monkeypatch.setattr(store_files, "process_file", copying_in)
     assert run(raw, processed) == 0
     text = log_text(processed)
     assert "Filen 2026-03_region.csv i råmappen ändrades medan den lästes" in text
@@ -668,7 +669,7 @@ def test_a_file_that_changes_while_read_is_read_again(before, monkeypatch):
 def test_a_file_that_keeps_changing_fails_and_writes_nothing(before, monkeypatch):
     raw, processed = before
     untouched = snapshot(processed)
-    original = store.process_file
+    original = store_files.process_file
 
     def never_done(file, *args, **kwargs):
         result = original(file, *args, **kwargs)
@@ -677,7 +678,7 @@ def test_a_file_that_keeps_changing_fails_and_writes_nothing(before, monkeypatch
                 fh.write("NATT-009,ISA,M,1999,Dagby,2026-03-05,,,ingen,\n")
         return result
 
-    monkeypatch.setattr(store, "process_file", never_done)
+    monkeypatch.setattr(store_files, "process_file", never_done)
     assert run(raw, processed) == 1
     assert snapshot(processed) == untouched  # nothing stored, nothing cached
     text = log_text(processed)

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from pipeline.core.contract import EPISODE_SCHEMA
 from pipeline.core.lock import LOCK_FILE
-from pipeline.store.build import build_store, merge_episodes
+from pipeline.store import build_store, merge_episodes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TODAY = dt.date(2026, 1, 1)
@@ -307,7 +307,7 @@ def test_an_incremental_series_flags_nothing_a_cumulative_one_flags_what_left(tm
 
 
 def test_export_series_ignores_dates_and_format():
-    from pipeline.store.build import export_series
+    from pipeline.store.merge import export_series
 
     assert export_series("a/2025-06_export.csv") == export_series("a/20241231_export.xlsx")
     assert export_series("a/2025-06_export.csv") != export_series("a/2025-06_annat.csv")
@@ -316,7 +316,7 @@ def test_export_series_ignores_dates_and_format():
 def test_an_unforeseen_error_while_reading_rejects_that_file_only(tmp_path: Path, monkeypatch):
     raw = _raw_folder(tmp_path)
     (raw / "2025-07_konstig.csv").write_text("deltagare_id\nX1\n", encoding="utf-8")
-    from pipeline.store import build as store
+    from pipeline.store import files as store
 
     real = store._load_export
 
