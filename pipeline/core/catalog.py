@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.core.contract import OUTCOME_MEASURES, VOLUME_MEASURES
 from pipeline.core.personnummer import texts_with_personnummer
@@ -55,8 +56,100 @@ MAL_SCHEMA = pl.Schema(
 )
 
 
+# --- The declared model of insatser.toml ----------------------------------------------------
+
+_STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class _Target(BaseModel):
+    """One target: a share (`andel`, 0–1) of an outcome measure or a volume (`antal` ≥ 0)."""
+
+    model_config = _STRICT
+    matt: str
+    andel: float | None = None
+    antal: float | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> _Target:
+        if self.matt in OUTCOME_MEASURES and self.andel is not None and self.antal is None:
+            if not 0 <= self.andel <= 1:
+                raise ValueError(f"andel för {self.matt} måste vara 0–1")
+        elif self.matt in VOLUME_MEASURES and self.antal is not None and self.andel is None:
+            if self.antal < 0:
+                raise ValueError(f"antal för {self.matt} måste vara ≥ 0")
+        else:
+            raise ValueError(
+                f"okänt mål {self.matt!r} (andel för {', '.join(OUTCOME_MEASURES)}; antal för "
+                f"{', '.join(VOLUME_MEASURES)}; ett av dem per mål)"
+            )
+        return self
+
+
+class _Insats(BaseModel):
+    model_config = _STRICT
+    id: str = Field(min_length=1)
+    namn: str = Field(min_length=1)
+    mal: list[_Target] = []
+
+    @model_validator(mode="after")
+    def _one_target_per_measure(self) -> _Insats:
+        measures = [t.matt for t in self.mal]
+        twice = sorted({m for m in measures if measures.count(m) > 1})
+        if twice:
+            raise ValueError(f"mål för {', '.join(twice)} anges flera gånger")
+        return self
+
+
+class _CatalogFile(BaseModel):
+    model_config = _STRICT
+    forbund: str = "Samordningsförbundet"
+    insats: list[_Insats] = Field(min_length=1)
+
+
+# Pydantic's error types in Swedish (the ones a hand-written insatser.toml can give).
+_ERRORS_SV = {
+    "extra_forbidden": "okänd nyckel (stavfel? nycklarna står i docs/indata.md)",
+    "missing": "saknas",
+    "string_type": "måste vara text inom citattecken",
+    "string_too_short": "får inte vara tom",
+    "float_type": "måste vara ett tal",
+    "list_type": "måste vara en lista [ … ]",
+    "model_type": "måste vara en tabell { … }",
+    "model_attributes_type": "måste vara en tabell { … }",
+    "too_short": "får inte vara tom",
+}
+
+
+def _where(location: tuple, data: dict) -> str:
+    """'insats nr 2 (SOC), mal nr 1, andel' for a pydantic error location."""
+    parts = []
+    entries = data.get("insats") if isinstance(data.get("insats"), list) else []
+    for n, key in enumerate(location):
+        if isinstance(key, int):
+            parts[-1] = f"{parts[-1]} nr {key + 1}"
+            if n == 1 and key < len(entries) and isinstance(entries[key], dict):
+                insats_id = str(entries[key].get("id", "")).strip()
+                parts[-1] += f" ({insats_id})" if insats_id else ""
+        else:
+            parts.append(str(key))
+    return ", ".join(parts)
+
+
+def _swedish(error: ValidationError, data: dict) -> str:
+    messages = []
+    for e in error.errors():
+        if e["type"] == "value_error":
+            text = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
+        else:
+            text = _ERRORS_SV.get(e["type"], f"ogiltigt värde ({e['type']})")
+        where = _where(tuple(e["loc"]), data)
+        messages.append(f"{where}: {text}" if where else text)
+    return "; ".join(dict.fromkeys(messages))
+
+
 def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
-    """Parse and check the catalog text; every problem is named with the insats it concerns.
+    """Parse and check the catalog text against the declared model; every problem is named
+    with the insats and key it concerns, in Swedish.
 
     >>> c = parse_catalog('''
     ... [[insats]]
@@ -79,47 +172,32 @@ def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{source}: kan inte läsas som TOML: {exc}") from exc
-    entries = data.get("insats")
-    if not isinstance(entries, list) or not entries:
+    if not data.get("insats"):
         raise CatalogError(f"{source}: inga [[insats]] hittades")
-    insatser: list[tuple[str, str]] = []
-    mal: list[tuple[str, str, float, str]] = []
-    problems: list[str] = []
-    for n, entry in enumerate(entries, start=1):
-        insats_id = str(entry.get("id", "")).strip()
-        namn = str(entry.get("namn", "")).strip()
-        if not insats_id or not namn:
-            problems.append(f"insats nr {n}: id och namn krävs")
-            continue
-        if insats_id in {i for i, _ in insatser}:
-            problems.append(f"insats {insats_id}: id förekommer flera gånger")
-        insatser.append((insats_id, namn))
-        for target in entry.get("mal", []):
-            matt = target.get("matt")
-            if matt in OUTCOME_MEASURES and "andel" in target:
-                andel = target["andel"]
-                if not isinstance(andel, int | float) or not 0 <= andel <= 1:
-                    problems.append(f"insats {insats_id}: andel för {matt} måste vara 0–1")
-                    continue
-                mal.append((insats_id, matt, float(andel), "andel"))
-            elif matt in VOLUME_MEASURES and "antal" in target:
-                antal = target["antal"]
-                if not isinstance(antal, int | float) or antal < 0:
-                    problems.append(f"insats {insats_id}: antal för {matt} måste vara ≥ 0")
-                    continue
-                mal.append((insats_id, matt, float(antal), "antal"))
-            else:
-                problems.append(
-                    f"insats {insats_id}: okänt mål {target!r} (andel för "
-                    f"{', '.join(OUTCOME_MEASURES)}; antal för {', '.join(VOLUME_MEASURES)})"
-                )
-    if problems:
-        raise CatalogError(f"{source}: " + "; ".join(problems))
+    try:
+        model = _CatalogFile.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(f"{source}: {_swedish(exc, data)}") from None
+    ids = [i.id for i in model.insats]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise CatalogError(f"{source}: insats {', '.join(twice)}: id förekommer flera gånger")
+    mal = [
+        (i.id, t.matt, float(t.andel if t.andel is not None else t.antal), _kind(t))
+        for i in model.insats
+        for t in i.mal
+    ]
     return Catalog(
-        insatser=pl.DataFrame(insatser, schema=INSATSER_SCHEMA, orient="row"),
+        insatser=pl.DataFrame(
+            [(i.id, i.namn) for i in model.insats], schema=INSATSER_SCHEMA, orient="row"
+        ),
         mal=pl.DataFrame(mal, schema=MAL_SCHEMA, orient="row"),
-        forbund=str(data.get("forbund", "Samordningsförbundet")).strip() or "Samordningsförbundet",
+        forbund=model.forbund or "Samordningsförbundet",
     )
+
+
+def _kind(target: _Target) -> str:
+    return "andel" if target.andel is not None else "antal"
 
 
 def read_catalog(path: str | Path) -> Catalog:

@@ -167,6 +167,7 @@ def run_report(
     without data (`no_data`).
     """
     from pipeline.measures.statistics import compute_tables
+    from pipeline.publish.context import ReportContext
     from pipeline.publish.report import publish_report
 
     allowed = is_default_raw(settings.raw) if example_if_empty is None else example_if_empty
@@ -188,17 +189,17 @@ def run_report(
             period=period.label,
         )
     with log.stage("publicering", period=period.label):
-        report_dir = publish_report(
-            tables,
+        context = ReportContext(
             store.catalog,
             period,
-            settings.reports,
             settings.k,
             store.files,
             store.quarantine,
             example,
             code_version(),
-            progress=lambda message: log.info(message),
-            no_data=no_data,
+            no_data,
+        )
+        report_dir = publish_report(
+            tables, context, settings.reports, progress=lambda message: log.info(message)
         )
     return ReportResult(period, store, tables, exact_dir, report_dir, example, no_data)

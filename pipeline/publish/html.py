@@ -4,97 +4,64 @@ Charts are embedded as SVG data URIs, the CSS is inline and there are no externa
 the file can be mailed or put on an intranet as it is. Everything shown comes from the
 published (suppressed) tables; data quality shows counts of rows, never ids or values.
 The page has no timestamp, so the same input gives the same bytes.
+
+The page is the Jinja2 template `templates/rapport.html.j2` (with autoescape: every value
+is escaped, none is trusted as HTML); this module only gathers the values it shows.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
-from html import escape
+import html
+from collections.abc import Sequence
+from functools import cache
 
+import jinja2
+import markupsafe
 import polars as pl
 
-from pipeline.core.catalog import Catalog
 from pipeline.core.config import BACKGROUND_PER_INSATS_MIN
 from pipeline.core.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID
-from pipeline.core.period import Period
 from pipeline.publish import style
 from pipeline.publish.charts import ChartSpec, source_note
+from pipeline.publish.context import ReportContext
 from pipeline.publish.disclosure import SECONDARY_MARK, primary_mark
 
-CSS = """
-:root { --text: #1a1a1a; --muted: #555; --line: #d9d9d9; --head: #eef2f7; --accent: #0072B2; }
-* { box-sizing: border-box; }
-body { font-family: "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: var(--text);
-  margin: 0; line-height: 1.5; background: #fff; }
-main { max-width: 1000px; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
-h1 { font-size: 2rem; margin: 0.5rem 0 0.2rem; }
-h2 { font-size: 1.5rem; margin-top: 2.5rem; border-bottom: 2px solid var(--accent);
-  padding-bottom: 0.2rem; }
-h3 { font-size: 1.2rem; margin-top: 2rem; }
-.lead { font-size: 1.1rem; color: var(--muted); margin-top: 0; }
-.exempel { background: #B00020; color: #fff; font-weight: bold; padding: 0.8rem 1.2rem;
-  font-size: 1.2rem; text-align: center; letter-spacing: 0.05em; }
-.utan-data { background: #F0E442; color: #1a1a1a; font-weight: bold; padding: 0.8rem 1.2rem;
-  font-size: 1.2rem; text-align: center; }
-table { border-collapse: collapse; width: 100%; margin: 0.8rem 0 1.2rem; font-size: 0.92rem; }
-caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
-th, td { border-bottom: 1px solid var(--line); padding: 0.35rem 0.5rem; vertical-align: top; }
-th { background: var(--head); text-align: left; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.badge { display: inline-block; padding: 0.1rem 0.55rem; border-radius: 0.8rem; font-size: 0.85rem;
-  font-weight: bold; white-space: nowrap; }
-.uppnatt { background: #009E73; color: #fff; }
-.ej_uppnatt { background: #D55E00; color: #fff; }
-.for_fa_deltagare { background: #e0e0e0; color: #333; }
-.dold { background: #f4f4f4; color: #333; border: 1px dashed #888; }
-figure { margin: 1.2rem 0 2rem; }
-figure img { width: 100%; height: auto; border: 1px solid var(--line); }
-figcaption { font-size: 0.85rem; color: var(--muted); }
-.not { font-size: 0.85rem; color: var(--muted); }
-.nyckeltal { display: flex; flex-wrap: wrap; gap: 0.8rem; margin: 0.8rem 0; padding: 0; }
-.nyckeltal div { border: 1px solid var(--line); border-radius: 0.4rem; padding: 0.5rem 0.9rem;
-  min-width: 8.5rem; }
-.nyckeltal dt { font-size: 0.8rem; color: var(--muted); }
-.nyckeltal dd { margin: 0; font-size: 1.3rem; font-weight: bold; }
-@media print { main { max-width: none; } h2 { page-break-before: always; }
-  figure, table { page-break-inside: avoid; } }
-"""
+Table = dict[str, object]  # headers, rows, numeric, caption: what the template's table draws
 
 
-def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+def _escaped(value: object) -> object:
+    """Every inserted value escaped as the standard library does (' as &#x27;, " as &quot;),
+    so the page's bytes do not depend on the template engine's own choice of entities;
+    markup the templates made (macros) is kept as it is."""
+    if isinstance(value, markupsafe.Markup):
+        return value
+    return markupsafe.Markup(html.escape(str(value), quote=True))
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("pipeline.publish", "templates"),
+        autoescape=True,
+        finalize=_escaped,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def _table(
     headers: Sequence[str],
-    rows: Iterable[Sequence[str]],
+    rows: list[list[object]],
     numeric: Sequence[bool],
     caption: str | None = None,
-    raw: bool = False,
-) -> str:
-    """An HTML table; cell texts are escaped unless `raw` (cells already HTML)."""
-    head = "".join(
-        f'<th scope="col"{" class=n" if n else ""}>{_e(h)}</th>'
-        for h, n in zip(headers, numeric, strict=True)
-    )
-    body = []
-    for row in rows:
-        cells = "".join(
-            f"<td{' class=n' if n else ''}>{c if raw else _e(c)}</td>"
-            for c, n in zip(row, numeric, strict=True)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+) -> Table:
+    return {"headers": headers, "rows": rows, "numeric": numeric, "caption": caption}
 
 
-def _figure(spec: ChartSpec, svg: bytes) -> str:
+def _figure(spec: ChartSpec, svg: bytes) -> dict[str, str]:
     data = base64.b64encode(svg).decode("ascii")
-    return (
-        f'<figure id="diagram-{_e(spec.name)}"><img src="data:image/svg+xml;base64,{data}" '
-        f'alt="{_e(spec.alt)}"><figcaption>{_e(spec.title)}</figcaption></figure>'
-    )
+    return {"name": spec.name, "data": data, "alt": spec.alt, "title": spec.title}
 
 
 def _share_text(share: float | None, lo: float | None, hi: float | None) -> str:
@@ -131,69 +98,49 @@ def _utfall_text(row: dict, k: int) -> str:
     return style.number_text(row["utfall"], 1)
 
 
-def _badge(bedomning: str | None) -> str:
+def _bedomning(bedomning: str | None) -> dict[str, str | None]:
+    """A bedömning as the template's badge draws it (None: left open by the disclosure
+    control)."""
     if bedomning is None:
-        return (
-            '<span class="badge dold" title="Bedömningen skulle tillsammans med de andra '
-            f'tabellerna röja en dold uppgift">{_e(style.BEDOMNING_DOLD)}</span>'
-        )
-    return (
-        f'<span class="badge {_e(bedomning)}">'
-        f"{_e(style.label(bedomning, style.BEDOMNING_NAMN))}</span>"
-    )
+        return {"code": None, "label": style.BEDOMNING_DOLD}
+    return {"code": bedomning, "label": style.label(bedomning, style.BEDOMNING_NAMN)}
 
 
-def summary_section(published: dict[str, pl.DataFrame], k: int) -> str:
+def _summary(published: dict[str, pl.DataFrame], k: int) -> dict[str, object] | None:
     m = published.get("maluppfyllelse")
     if m is None or m.height == 0:
-        return "<p>Inga mål finns i insatskatalogen.</p>"
+        return None
     counts = {b: m.filter(pl.col("bedomning") == b).height for b in style.BEDOMNING_NAMN}
-    open_count = m["bedomning"].null_count()
-    intro = (
-        f"<p>Förbundet följde upp {m.height} mål för {m['insats_id'].n_unique()} insatser. "
-        f"{counts['uppnatt']} mål uppnåddes, {counts['ej_uppnatt']} uppnåddes inte och för "
-        f"{counts['for_fa_deltagare']} var underlaget för litet för en bedömning "
-        f"(färre än {k} avslutade deltagare)."
-        + (
-            f" För {open_count} kan bedömningen inte redovisas: den skulle tillsammans med "
-            "de andra tabellerna röja ett dolt antal."
-            if open_count
-            else ""
-        )
-        + "</p>"
-    )
     rows = [
         [
-            _e(r["insats"]),
-            _e(_mal_text(r["matt"], r["mal"])),
-            _e(_utfall_text(r, k)),
-            _e(style.count_text(r["namnare"])),
-            _badge(r["bedomning"]),
+            r["insats"],
+            _mal_text(r["matt"], r["mal"]),
+            _utfall_text(r, k),
+            style.count_text(r["namnare"]),
+            _bedomning(r["bedomning"]),
         ]
         for r in m.iter_rows(named=True)
     ]
-    table = _table(
-        ["Insats", "Mål", "Utfall", "Bas (avslutade)", "Bedömning"],
-        rows,
-        [False, False, True, True, False],
-        caption="Måluppfyllelse per insats",
-        raw=True,
-    )
-    note = (
-        '<p class="not">Andelsmål mäts bland deltagare som avslutat insatsen under perioden '
-        "(utom de som flyttat eller avlidit); okänt utfall räknas som ej uppnått. KI = 95 % "
-        "konfidensintervall (Wilson): med få deltagare är osäkerheten stor. "
-        f"”dolt” = utfallet visas inte av röjandeskäl; ”färre än {k} av 28” = färre än {k} "
-        "av de 28 nådde målet. Bedömningen visas när de publicerade talen ändå avgör den; "
-        "”Kan inte redovisas” = bedömningen skulle röja det dolda antalet.</p>"
-    )
-    return intro + table + note
+    return {
+        "goals": m.height,
+        "insatser": m["insats_id"].n_unique(),
+        "uppnatt": counts["uppnatt"],
+        "ej_uppnatt": counts["ej_uppnatt"],
+        "for_fa": counts["for_fa_deltagare"],
+        "open": m["bedomning"].null_count(),
+        "table": _table(
+            ["Insats", "Mål", "Utfall", "Bas (avslutade)", "Bedömning"],
+            rows,
+            [False, False, True, True, False],
+            caption="Måluppfyllelse per insats",
+        ),
+    }
 
 
-def _deltagare_table(published: dict[str, pl.DataFrame]) -> str:
+def _deltagare_table(published: dict[str, pl.DataFrame]) -> Table | None:
     d = published.get("deltagare")
     if d is None:
-        return ""
+        return None
     tid = published.get("tid_i_insats")
     if tid is not None:
         d = d.join(
@@ -207,46 +154,29 @@ def _deltagare_table(published: dict[str, pl.DataFrame]) -> str:
     rows = [
         [
             r["insats"],
-            style.count_text(r["deltagare"]),
-            style.count_text(r["kvinnor"]),
-            style.count_text(r["man"]),
-            style.count_text(r["nya"]),
-            style.count_text(r["avslutade"]),
-            style.count_text(r["pagaende"]),
+            *(style.count_text(r[c]) for c in ("deltagare", "kvinnor", "man", "nya")),
+            *(style.count_text(r[c]) for c in ("avslutade", "pagaende")),
             style.number_text(r["arsplatser"], 1),
             style.number_text(r["median_dagar"], 0),
         ]
         for r in d.iter_rows(named=True)
     ]
+    headers = ["Insats", "Deltagare", "Kvinnor", "Män", "Nya", "Avslutade", "Pågående"]
     return _table(
-        [
-            "Insats",
-            "Deltagare",
-            "Kvinnor",
-            "Män",
-            "Nya",
-            "Avslutade",
-            "Pågående",
-            "Årsplatser",
-            "Mediantid, dagar",
-        ],
+        [*headers, "Årsplatser", "Mediantid, dagar"],
         rows,
         [False] + [True] * 8,
         caption="Deltagare, insatsperioder och årsplatser",
-    ) + (
-        '<p class="not">Deltagare, kvinnor och män är personer; nya, avslutade och pågående är '
-        "insatsperioder. Förbundet totalt räknar varje person en gång. Mediantid gäller "
-        "avslutade insatsperioder.</p>"
     )
 
 
-def _utfall_table(published: dict[str, pl.DataFrame], insats_id: str) -> str:
+def _utfall_table(published: dict[str, pl.DataFrame], insats_id: str) -> Table | None:
     u = published.get("utfall")
     if u is None:
-        return ""
+        return None
     u = u.filter(pl.col("insats_id") == insats_id)
     if u.height == 0:
-        return ""
+        return None
     rows = []
     for matt in [m for m in OUTCOME_MEASURES if m in set(u["matt"].to_list())]:
         cells = [style.label(matt, style.MATT_NAMN)]
@@ -270,15 +200,15 @@ def _utfall_table(published: dict[str, pl.DataFrame], insats_id: str) -> str:
     )
 
 
-def _key_figures(published: dict[str, pl.DataFrame], insats_id: str) -> str:
+def _key_figures(published: dict[str, pl.DataFrame], insats_id: str) -> list | None:
     d = published.get("deltagare")
     if d is None:
-        return ""
+        return None
     r = d.filter(pl.col("insats_id") == insats_id)
     if r.height == 0:
-        return ""
+        return None
     row = r.row(0, named=True)
-    items = [
+    return [
         ("Deltagare", style.count_text(row["deltagare"])),
         ("Kvinnor", style.count_text(row["kvinnor"])),
         ("Män", style.count_text(row["man"])),
@@ -287,57 +217,70 @@ def _key_figures(published: dict[str, pl.DataFrame], insats_id: str) -> str:
         ("Pågående", style.count_text(row["pagaende"])),
         ("Årsplatser", style.number_text(row["arsplatser"], 1)),
     ]
-    body = "".join(f"<div><dt>{_e(a)}</dt><dd>{_e(b)}</dd></div>" for a, b in items)
-    return f'<dl class="nyckeltal">{body}</dl>'
 
 
-def _insats_goals(published: dict[str, pl.DataFrame], insats_id: str, k: int) -> str:
+def _insats_goals(published: dict[str, pl.DataFrame], insats_id: str, k: int) -> list | None:
+    """The insats's goals (an empty list: none in the catalog; None: no goal table)."""
     m = published.get("maluppfyllelse")
     if m is None:
-        return ""
-    m = m.filter(pl.col("insats_id") == insats_id)
-    if m.height == 0:
-        return "<p>Insatsen har inga mål i katalogen.</p>"
-    items = "".join(
-        f"<li>{_e(_mal_text(r['matt'], r['mal']))} – utfall {_e(_utfall_text(r, k))} "
-        f"{_badge(r['bedomning'])}</li>"
-        for r in m.iter_rows(named=True)
-    )
-    return f"<ul>{items}</ul>"
+        return None
+    return [
+        {
+            "mal": _mal_text(r["matt"], r["mal"]),
+            "utfall": _utfall_text(r, k),
+            "bedomning": _bedomning(r["bedomning"]),
+        }
+        for r in m.filter(pl.col("insats_id") == insats_id).iter_rows(named=True)
+    ]
 
 
-def _bakgrund_tables(published: dict[str, pl.DataFrame]) -> str:
+def _insatser(
+    published: dict[str, pl.DataFrame],
+    context: ReportContext,
+    figures: dict[str, dict[str, str]],
+    charts: Sequence[tuple[ChartSpec, bytes]],
+) -> list[dict[str, object]]:
+    catalog = context.catalog
+    names = dict(zip(catalog.insatser["insats_id"], catalog.insatser["insats"], strict=True))
+    return [
+        {
+            "id": iid,
+            "name": names[iid],
+            "key_figures": _key_figures(published, iid),
+            "goals": _insats_goals(published, iid, context.k),
+            "utfall": _utfall_table(published, iid),
+            "figures": [figures[spec.name] for spec, _svg in charts if spec.insats_id == iid],
+        }
+        for iid in catalog.ids
+    ]
+
+
+def _bakgrund_tables(published: dict[str, pl.DataFrame]) -> list[Table]:
     b = published.get("bakgrund")
     if b is None:
-        return ""
+        return []
     b = b.filter(pl.col("insats_id") == TOTAL_INSATS_ID)
-    parts = []
-    for variabel in b["variabel"].unique(maintain_order=True).to_list():
-        v = b.filter(pl.col("variabel") == variabel)
-        rows = [
+    return [
+        _table(
+            ["Kategori", "Kvinnor", "Män", "Totalt"],
             [
-                style.label(r["kategori"]),
-                style.count_text(r["kvinnor"]),
-                style.count_text(r["man"]),
-                style.count_text(r["totalt"]),
-            ]
-            for r in v.iter_rows(named=True)
-        ]
-        parts.append(
-            _table(
-                ["Kategori", "Kvinnor", "Män", "Totalt"],
-                rows,
-                [False, True, True, True],
-                caption=style.label(variabel, style.VARIABEL_NAMN),
-            )
+                [
+                    style.label(r["kategori"]),
+                    *(style.count_text(r[c]) for c in ("kvinnor", "man", "totalt")),
+                ]
+                for r in b.filter(pl.col("variabel") == variabel).iter_rows(named=True)
+            ],
+            [False, True, True, True],
+            caption=style.label(variabel, style.VARIABEL_NAMN),
         )
-    return "".join(parts)
+        for variabel in b["variabel"].unique(maintain_order=True).to_list()
+    ]
 
 
-def _fore_efter_table(published: dict[str, pl.DataFrame]) -> str:
+def _fore_efter_table(published: dict[str, pl.DataFrame]) -> Table | None:
     f = published.get("forsorjning_fore_efter")
     if f is None:
-        return ""
+        return None
     f = f.filter(pl.col("insats_id") == TOTAL_INSATS_ID)
     rows = [
         [
@@ -355,208 +298,80 @@ def _fore_efter_table(published: dict[str, pl.DataFrame]) -> str:
     )
 
 
-def data_quality_section(files: pl.DataFrame, quarantine: pl.DataFrame) -> str:
+def data_quality(files: pl.DataFrame, quarantine: pl.DataFrame) -> dict[str, Table | None]:
     """Files read and rejected, and the rules and columns that quarantined values.
 
     Without counts: with one file per party and insats, rows are persons, and these counts
     are outside the disclosure control. The counts are in datakvalitet.md under processed/.
     """
-    parts = []
-    if files.height:
-        rows = [
-            [r["fil"], r["format"] or "", "Inläst" if r["status"] == "inlast" else "Avvisad"]
-            for r in files.sort("fil").iter_rows(named=True)
-        ]
-        parts.append(
-            _table(
-                ["Fil", "Format", "Status"],
-                rows,
-                [False, False, False],
-                caption="Inlästa filer",
-            )
-        )
-    else:
-        parts.append("<p>Ingen fil lästes in.</p>")
+    listed = [
+        [r["fil"], r["format"] or "", "Inläst" if r["status"] == "inlast" else "Avvisad"]
+        for r in files.sort("fil").iter_rows(named=True)
+    ]
     rejected = files.filter(pl.col("status") != "inlast").sort("fil")
-    if rejected.height:
-        parts.append(
-            _table(
-                ["Avvisad fil", "Orsak"],
-                [[r["fil"], r["meddelande"] or ""] for r in rejected.iter_rows(named=True)],
-                [False, False],
-                caption="Avvisade filer (hela filen lästes inte in)",
-            )
+    rules = (
+        quarantine.group_by("regel_id", "kolumn")
+        .agg(pl.col("regel").first())
+        .sort("regel_id", "kolumn")
+    )
+    return {
+        "files": _table(["Fil", "Format", "Status"], listed, [False] * 3, "Inlästa filer")
+        if files.height
+        else None,
+        "rejected": _table(
+            ["Avvisad fil", "Orsak"],
+            [[r["fil"], r["meddelande"] or ""] for r in rejected.iter_rows(named=True)],
+            [False, False],
+            caption="Avvisade filer (hela filen lästes inte in)",
         )
-    if quarantine.height:
-        q = (
-            quarantine.group_by("regel_id", "kolumn")
-            .agg(pl.col("regel").first())
-            .sort("regel_id", "kolumn")
+        if rejected.height
+        else None,
+        "rules": _table(
+            ["Regel", "Kolumn"],
+            [[r["regel"] or r["regel_id"], r["kolumn"]] for r in rules.iter_rows(named=True)],
+            [False, False],
+            caption="Regler som lade värden i karantän",
         )
-        rows = [[r["regel"] or r["regel_id"], r["kolumn"]] for r in q.iter_rows(named=True)]
-        parts.append(
-            _table(
-                ["Regel", "Kolumn"],
-                rows,
-                [False, False],
-                caption="Regler som lade värden i karantän",
-            )
-        )
-        parts.append(
-            '<p class="not">Rader med fel läses inte in utan läggs i karantän hos förbundet '
-            "för rättelse hos den part som lämnat uppgifterna. Antalet rader per fil och regel "
-            "redovisas inte här: med en fil per part och insats är det antal personer. "
-            "Förbundet har antalen i sin datakvalitetsrapport (datakvalitet.md).</p>"
-        )
-    else:
-        parts.append("<p>Inga värden lades i karantän.</p>")
-    return "".join(parts)
-
-
-def about_section(catalog: Catalog, period: Period, k: int, code_version: str) -> str:
-    return f"""
-<p>Statistiken bygger på avidentifierade uppgifter om deltagarnas insatsperioder som parterna
-lämnat till förbundet. En insatsperiod är en persons inskrivning i en insats. Perioden är
-{_e(period.start.isoformat())} – {_e(period.end.isoformat())}.</p>
-<ul>
-<li><strong>Deltagare</strong>: personer med en insatsperiod som pågick någon gång under
-perioden.</li>
-<li><strong>Årsplatser</strong>: summan av inskrivna dagar under perioden delat med antalet dagar
-i perioden, det vill säga hur många platser som i genomsnitt var fyllda.</li>
-<li><strong>Utfall</strong>: andelen av de insatsperioder som avslutades under perioden (utom
-flyttat och avliden) där deltagaren vid avslut hade nått målet. Avbrott ingår. Okänt utfall
-räknas som ej uppnått och redovisas separat.</li>
-<li><strong>Konfidensintervall</strong>: 95 % Wilson-intervall. Det visar hur mycket andelen kan
-variera av slumpen när antalet deltagare är litet.</li>
-</ul>
-<h3>Röjandeskydd</h3>
-<p>Ingen uppgift i rapporten ska kunna knytas till en enskild person. Antal mellan 1 och {k - 1}
-visas som <strong>{_e(primary_mark(k))}</strong>. Där en dold uppgift annars kunde räknas fram
-ur en summa (till exempel deltagare minus kvinnor, eller förbundet totalt minus övriga insatser)
-döljs ytterligare en uppgift, markerad <strong>{_e(SECONDARY_MARK)}</strong> (den är alltid
-minst {k}). Andelar vars täljare eller bas är dold visas inte. Noll visas alltid. Gränsen är
-k = {k}.</p>
-<p>Innan rapporten publiceras granskas den som en angripare skulle göra: alla publicerade
-tabeller, tillsammans med förbundets tidigare publicerade rapporter, ställs upp som ett system
-av ekvationer och olikheter (summor, könsfördelningar, förbundet totalt, bakgrund mot
-avslutade och pågående, andelar och mål), och för varje dold uppgift räknas ut vilka värden den
-fortfarande kan ha. Ingen dold uppgift får kunna bestämmas exakt, och inget antal mellan 1 och
-{k - 1} får kunna räknas fram. Hittar granskningen något döljs fler uppgifter; går det inte
-publiceras ingen rapport.</p>
-<ul>
-<li>En bedömning markerad <strong>För få deltagare</strong> har färre än {k} avslutade
-deltagare i basen.</li>
-<li><strong>Kan inte redovisas</strong>: utfallet är dolt och bedömningen skulle, tillsammans
-med de andra tabellerna, avslöja hur många som nådde målet.</li>
-<li>Ett utfall som <em>färre än {k} av 63</em> betyder att färre än {k} av de 63 avslutade
-nådde målet.</li>
-<li>Bakgrunden redovisas per kön bara för förbundet som helhet. För insatser med minst
-{BACKGROUND_PER_INSATS_MIN} insatsperioder redovisas bakgrunden vid start utan
-könsuppdelning; för mindre insatser redovisas den inte. Tomma celler i en tabell redovisas
-inte alls.</li>
-<li>Tidigare år i tidsserien visas som de först publicerades.</li>
-</ul>
-<p class="not">{_e(source_note(catalog))} Programversion: {_e(code_version)}.</p>
-"""
+        if quarantine.height
+        else None,
+    }
 
 
 def render_html(
     published: dict[str, pl.DataFrame],
-    catalog: Catalog,
-    period: Period,
-    k: int,
-    is_example: bool,
+    context: ReportContext,
     charts: Sequence[tuple[ChartSpec, bytes]],
-    files: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    code_version: str,
-    *,
-    no_data: bool = False,
 ) -> str:
     """The whole report page as a string (charts as (spec, svg bytes)).
 
-    With `no_data` (no accepted episode in the period) the page says so first.
+    With `context.no_data` (no accepted episode in the period) the page says so first.
     """
+    c = context
     figures = {spec.name: _figure(spec, svg) for spec, svg in charts}
-    by_insats: dict[str | None, list[str]] = {}
-    for spec, _svg in charts:
-        by_insats.setdefault(spec.insats_id, []).append(spec.name)
-
-    def fig(name: str) -> str:
-        return figures.get(name, "")
-
-    banner = (
-        f'<div class="exempel" role="alert">{style.EXEMPEL_TEXT} – alla siffror i rapporten '
-        "är påhittade och beskriver inga verkliga personer</div>"
-        if is_example
-        else ""
+    return (
+        _environment()
+        .get_template("rapport.html.j2")
+        .render(
+            title=f"Uppföljning av insatser {c.period.swedish}",
+            forbund=c.catalog.forbund,
+            is_example=c.is_example,
+            exempel_text=style.EXEMPEL_TEXT,
+            no_data=c.no_data,
+            period_swedish=c.period.swedish,
+            k=c.k,
+            figures=figures,
+            summary=_summary(published, c.k),
+            deltagare=_deltagare_table(published),
+            insatser=_insatser(published, c, figures, charts),
+            fore_efter=_fore_efter_table(published),
+            bakgrund=_bakgrund_tables(published),
+            quality=data_quality(c.files, c.quarantine),
+            period_start=c.period.start.isoformat(),
+            period_end=c.period.end.isoformat(),
+            primary_mark=primary_mark(c.k),
+            secondary_mark=SECONDARY_MARK,
+            background_per_insats_min=BACKGROUND_PER_INSATS_MIN,
+            source_note=source_note(c.catalog),
+            code_version=c.code_version,
+        )
     )
-    if no_data:
-        banner += (
-            '<div class="utan-data" role="alert">Rapporten saknar data: inga godkända '
-            f"insatsperioder under perioden {_e(period.swedish)}. Alla tal nedan är noll. "
-            "Se avsnittet Datakvalitet.</div>"
-        )
-    insats_sections = []
-    names = dict(zip(catalog.insatser["insats_id"], catalog.insatser["insats"], strict=True))
-    for iid in catalog.ids:
-        charts_html = "".join(fig(n) for n in by_insats.get(iid, []))
-        insats_sections.append(
-            f'<section id="insats-{_e(iid)}"><h3>{_e(names[iid])}</h3>'
-            f"{_key_figures(published, iid)}{_insats_goals(published, iid, k)}"
-            f"{_utfall_table(published, iid)}{charts_html}</section>"
-        )
-    title = f"Uppföljning av insatser {period.swedish}"
-    return f"""<!DOCTYPE html>
-<html lang="sv">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} – {_e(catalog.forbund)}{" – " + style.EXEMPEL_TEXT if is_example else ""}</title>
-<style>{CSS}</style>
-</head>
-<body>
-{banner}
-<main>
-<header>
-<h1>{_e(title)}</h1>
-<p class="lead">{_e(catalog.forbund)} – uppföljning av deltagarnas resultat mot målen i
-verksamhetsplanen</p>
-</header>
-<section id="sammanfattning">
-<h2>Sammanfattning: måluppfyllelse</h2>
-{summary_section(published, k)}
-{fig("maluppfyllelse")}
-{fig("arsplatser")}
-</section>
-<section id="deltagare">
-<h2>Deltagare</h2>
-{_deltagare_table(published)}
-{fig("deltagare_kon")}
-{fig("utfall_kon")}
-{fig("trend")}
-</section>
-<section id="insatser">
-<h2>Insatserna</h2>
-{"".join(insats_sections)}
-</section>
-<section id="bakgrund">
-<h2>Bakgrund och försörjning, alla insatser</h2>
-{fig("forsorjning_fore_efter")}
-{_fore_efter_table(published)}
-{fig("sysselsattning_efter")}
-{fig("avslutsorsak")}
-{_bakgrund_tables(published)}
-</section>
-<section id="datakvalitet">
-<h2>Datakvalitet</h2>
-{data_quality_section(files, quarantine)}
-</section>
-<section id="om">
-<h2>Om statistiken</h2>
-{about_section(catalog, period, k, code_version)}
-</section>
-</main>
-</body>
-</html>
-"""

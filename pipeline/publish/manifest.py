@@ -14,11 +14,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import polars as pl
-
 from pipeline.core.atomic import write_text
 from pipeline.core.hashing import file_sha256
-from pipeline.core.period import Period
+from pipeline.publish.context import ReportContext
 
 MANIFEST_FILE = "manifest.json"
 
@@ -47,12 +45,7 @@ def created_time(environ: Mapping[str, str] | None = None) -> dt.datetime:
 def build_manifest(
     report_dir: Path,
     outputs: Iterable[Path],
-    files: pl.DataFrame,
-    period: Period,
-    k: int,
-    code_version: str,
-    forbund: str,
-    is_example: bool,
+    context: ReportContext,
     created: dt.datetime,
 ) -> dict:
     """The manifest as a dict; `outputs` are paths under `report_dir`.
@@ -68,7 +61,7 @@ def build_manifest(
             "status": r["status"],
             "meddelande": r["meddelande"],
         }
-        for r in files.sort("fil").iter_rows(named=True)
+        for r in context.files.sort("fil").iter_rows(named=True)
     ]
     out = [
         {
@@ -78,20 +71,22 @@ def build_manifest(
         }
         for p in sorted(outputs, key=lambda p: p.relative_to(report_dir).as_posix())
     ]
+    period = context.period
     return {
         "created": created.isoformat().replace("+00:00", "Z"),
-        "code_version": code_version,
-        "forbund": forbund,
+        "code_version": context.code_version,
+        "forbund": context.catalog.forbund,
         "period": {
             "label": period.label,
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
             "days": period.days,
         },
-        "k": k,
-        "example_data": is_example,
+        "k": context.k,
+        "example_data": context.is_example,
         "inputs": inputs,
         "outputs": out,
+        "utan_data": context.no_data,
     }
 
 

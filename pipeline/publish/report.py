@@ -20,11 +20,11 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.core.atomic import write_bytes, write_text
-from pipeline.core.catalog import Catalog
 from pipeline.core.period import Period
 from pipeline.publish import style
 from pipeline.publish.audit import Release
 from pipeline.publish.charts import chart_specs, render_charts
+from pipeline.publish.context import ReportContext
 from pipeline.publish.html import render_html
 from pipeline.publish.manifest import (
     build_manifest,
@@ -110,17 +110,9 @@ def _carry_over(out: Path, staging: Path) -> None:
 
 def publish_report(
     tables: dict[str, pl.DataFrame],
-    catalog: Catalog,
-    period: Period,
+    context: ReportContext,
     reports_dir: Path,
-    k: int,
-    files: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    is_example: bool,
-    code_version: str,
     progress: Callable[[str], None] | None = None,
-    *,
-    no_data: bool = False,
 ) -> Path:
     """Write the published report under `reports_dir / period.label`; return that folder.
 
@@ -128,64 +120,30 @@ def publish_report(
     disk or a crash while writing leaves the previous report as it was.
     """
     say = progress or (lambda _msg: None)
-    out = Path(reports_dir) / period.label
+    label = context.period.label
+    out = Path(reports_dir) / label
     out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
     # Everything already published, earlier versions of this period included: the new
     # release must not give away anything together with them (pipeline.publish.releases).
-    history = published_releases(Path(reports_dir), period.label)
+    history = published_releases(Path(reports_dir), label)
     staging = out.with_name(f".{out.name}.ny-{os.getpid()}")
     staging.mkdir()
     try:
-        _write_report(
-            staging,
-            tables,
-            history,
-            catalog,
-            period,
-            k,
-            files,
-            quarantine,
-            is_example,
-            code_version,
-            say,
-            no_data,
-        )
+        _write_report(staging, tables, history, context, say)
         _carry_over(out, staging)
         staging.chmod(0o755)
-        archive_if_changed(Path(reports_dir), period.label, staging / TABLE_DIR)
+        archive_if_changed(Path(reports_dir), label, staging / TABLE_DIR)
         replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
-def _write_report(
-    out: Path,
-    tables: dict[str, pl.DataFrame],
-    history: list[Release],
-    catalog: Catalog,
-    period: Period,
-    k: int,
-    files: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    is_example: bool,
-    code_version: str,
-    say: Callable[[str], None],
-    no_data: bool,
-) -> None:
-    """Every file of the report, written into the (new, empty) folder `out`."""
-    table_dir, chart_dir = out / TABLE_DIR, out / CHART_DIR
-    written: list[Path] = []
-
-    say("Röjandeskydd och granskning mot tidigare utgåvor")
-    protected = protect_release(tables, k, period, history, progress=say)
-    published = protected.tables
-    say(
-        f"Granskningen godkände utgåvan efter {protected.rounds} omgång(ar), "
-        f"mot {len(protected.history)} tidigare utgåvor"
-    )
-    for name, data in protected.csv.items():  # the bytes the audit read
+def _write_tables(table_dir: Path, protected_csv: dict[str, bytes], is_example: bool) -> list[Path]:
+    """The tables as the audit read them, and the example note."""
+    written = []
+    for name, data in protected_csv.items():
         path = table_dir / f"{name}.csv"
         write_bytes(path, data)
         written.append(path)
@@ -197,17 +155,39 @@ def _write_report(
             "uppgifter och beskriver inga verkliga personer.\n",
         )
         written.append(path)
+    return written
+
+
+def _write_report(
+    out: Path,
+    tables: dict[str, pl.DataFrame],
+    history: list[Release],
+    context: ReportContext,
+    say: Callable[[str], None],
+) -> None:
+    """Every file of the report, written into the (new, empty) folder `out`."""
+    c = context
+    table_dir, chart_dir = out / TABLE_DIR, out / CHART_DIR
+
+    say("Röjandeskydd och granskning mot tidigare utgåvor")
+    protected = protect_release(tables, c.k, c.period, history, progress=say)
+    published = protected.tables
+    say(
+        f"Granskningen godkände utgåvan efter {protected.rounds} omgång(ar), "
+        f"mot {len(protected.history)} tidigare utgåvor"
+    )
+    written = _write_tables(table_dir, protected.csv, c.is_example)
 
     say("Diagram")
-    specs = chart_specs(published, catalog, period, k, is_example)
+    specs = chart_specs(published, c.catalog, c.period, c.k, c.is_example)
     chart_files = render_charts(specs, chart_dir)
     written += [chart_dir / name for names in chart_files for name in names]
 
     say("Arbetsbok")
     fixed = source_date()
-    created_wb = fixed or dt.datetime.combine(period.end, dt.time(0, 0), tzinfo=dt.UTC)
-    xlsx = table_dir / workbook_name(period)
-    write_workbook(xlsx, published, catalog, period, k, is_example, created_wb, code_version)
+    created_wb = fixed or dt.datetime.combine(c.period.end, dt.time(0, 0), tzinfo=dt.UTC)
+    xlsx = table_dir / workbook_name(c.period)
+    write_workbook(xlsx, published, c, created_wb)
     written.append(xlsx)
 
     say("Rapport (HTML)")
@@ -215,27 +195,12 @@ def _write_report(
         (spec, (chart_dir / names[-1]).read_bytes())
         for spec, names in zip(specs, chart_files, strict=True)
     ]
-    html = render_html(
-        published,
-        catalog,
-        period,
-        k,
-        is_example,
-        svgs,
-        files,
-        quarantine,
-        code_version,
-        no_data=no_data,
-    )
     html_path = out / HTML_FILE
-    write_text(html_path, html)
+    write_text(html_path, render_html(published, c, svgs))
     written.append(html_path)
 
     say("Manifest")
-    manifest = build_manifest(
-        out, written, files, period, k, code_version, catalog.forbund, is_example, created_time()
-    )
-    manifest["utan_data"] = no_data
+    manifest = build_manifest(out, written, c, created_time())
     written.append(write_manifest(out, manifest))
     # Atomic writes create private (0600) temporary files; a published report is readable.
     for path in written:

@@ -19,6 +19,7 @@ from pipeline.core.contract import OUTCOME_MEASURES
 from pipeline.core.period import Period
 from pipeline.publish import style
 from pipeline.publish.charts import source_note
+from pipeline.publish.context import ReportContext
 from pipeline.publish.disclosure import COUNT_COLUMNS, SECONDARY_MARK, primary_mark
 
 # Sheet order, names (at most 31 characters) and what each table holds.
@@ -88,17 +89,16 @@ def _number(text: str | None) -> float | None:
 def write_workbook(
     path: Path,
     published: dict[str, pl.DataFrame],
-    catalog: Catalog,
-    period: Period,
-    k: int,
-    is_example: bool,
+    context: ReportContext,
     created: dt.datetime,
-    code_version: str,
 ) -> None:
     """Write the workbook atomically to `path`."""
+    c = context
     write_with(
         path,
-        lambda tmp: _write(tmp, published, catalog, period, k, is_example, created, code_version),
+        lambda tmp: _write(
+            tmp, published, c.catalog, c.period, c.k, c.is_example, created, c.code_version
+        ),
     )
 
 

@@ -38,7 +38,29 @@ def test_parses_insatser_targets_and_forbund():
     [
         ("not toml [", "kan inte läsas som TOML"),
         ("x = 1", r"inga \[\[insats\]\]"),
-        ('[[insats]]\nid = "A"', "id och namn krävs"),
+        ('[[insats]]\nid = "A"', r"insats nr 1 \(A\), namn: saknas"),
+        ('[[insats]]\nid = ""\nnamn = "a"', r"insats nr 1, id: får inte vara tom"),
+        # A misspelt key does not silently give an insats no targets.
+        ('[[insats]]\nid="A"\nnamn="a"\nmaal=[{matt="deltagare", antal=5}]', "maal: okänd nyckel"),
+        ('forbud = "X"\n[[insats]]\nid="A"\nnamn="a"', "forbud: okänd nyckel"),
+        # true is no share (it would be read as 1.0).
+        (
+            '[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="narmare_arbete", andel=true}]',
+            "andel: måste vara ett tal",
+        ),
+        (
+            '[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="narmare_arbete", andel="50 %"}]',
+            "andel: måste vara ett tal",
+        ),
+        (
+            '[[insats]]\nid="A"\nnamn="a"\n'
+            'mal=[{matt="deltagare", antal=5}, {matt="deltagare", antal=6}]',
+            "mål för deltagare anges flera gånger",
+        ),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=["deltagare"]', r"mal nr 1: måste vara en tabell"),
+        ('insats = ["A"]', r"insats nr 1: måste vara en tabell"),
+        ('[[insats]]\nid=7\nnamn="a"', "id: måste vara text"),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="deltagare", antal=5, andel=0.5}]', "okänt mål"),
         ('[[insats]]\nid="A"\nnamn="a"\n[[insats]]\nid="A"\nnamn="b"', "förekommer flera gånger"),
         ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="narmare_arbete", andel=50}]', "måste vara 0–1"),
         ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="arsplatser", antal=-1}]', "måste vara ≥ 0"),

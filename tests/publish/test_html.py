@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
+import polars as pl
 import pytest
 
 from pipeline.core.period import Period
@@ -29,17 +30,7 @@ def draw_charts(tmp_path: Path, published, is_example: bool):
 
 
 def page(published, charts, is_example: bool) -> str:
-    return render_html(
-        published,
-        fx.catalog(),
-        Period.year(2025),
-        5,
-        is_example,
-        charts,
-        fx.file_log(),
-        fx.quarantine(),
-        "v1",
-    )
+    return render_html(published, fx.context(5, is_example), charts)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +146,20 @@ def test_report_renders_in_headless_chromium(tmp_path, example_html):
     assert dom.count("data:image/svg+xml;base64,") == 11
     assert dom.count("<table") >= 8
     assert "Sammanfattning: måluppfyllelse" in dom
+
+
+def test_every_value_is_escaped_by_the_template():
+    import dataclasses
+
+    hostile = '<script>alert("x")</script> & \'Alfa\''
+    base = fx.context(5, False)
+    catalog = dataclasses.replace(
+        base.catalog,
+        forbund=hostile,
+        insatser=base.catalog.insatser.with_columns(insats=pl.lit(hostile)),
+    )
+    published = suppress_tables(fx.tables(), 5, link_year=2025)
+    html = render_html(published, dataclasses.replace(base, catalog=catalog), [])
+    assert "<script>" not in html
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;Alfa&#x27;"
+    assert html.count(escaped) >= 1 + len(catalog.ids)  # the title and every insats

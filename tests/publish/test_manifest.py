@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 
-from pipeline.core.period import Period
 from pipeline.publish.manifest import build_manifest, created_time, source_date, write_manifest
 from tests.fixtures.publicering import tabeller as fx
 
@@ -27,9 +26,7 @@ def test_manifest_lists_inputs_and_hashes_outputs(tmp_path):
     a.write_bytes(b"insats_id\nA\n")
     b.write_bytes(b"<html></html>")
     created = dt.datetime(2025, 12, 31, tzinfo=dt.UTC)
-    m = build_manifest(
-        tmp_path, [b, a], fx.file_log(), Period.year(2025), 5, "v1", "Förbund", True, created
-    )
+    m = build_manifest(tmp_path, [b, a], fx.context(), created)
     assert m["created"] == "2025-12-31T00:00:00Z"
     assert m["k"] == 5 and m["code_version"] == "v1" and m["example_data"] is True
     assert m["period"] == {"label": "2025", "start": "2025-01-01", "end": "2025-12-31", "days": 365}

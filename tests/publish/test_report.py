@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 
 from pipeline.core.contract import DELTAGARE_COLUMNS, MALUPPFYLLELSE_COLUMNS
-from pipeline.core.period import Period
 from pipeline.publish.disclosure import COUNT_COLUMNS
 from pipeline.publish.report import publish_report
 from tests.fixtures.publicering import tabeller as fx
@@ -19,16 +18,7 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 
 def publish(root: Path, k: int = 5, is_example: bool = True, progress=None) -> Path:
     return publish_report(
-        fx.tables(),
-        fx.catalog(),
-        Period.year(2025),
-        root,
-        k,
-        fx.file_log(),
-        fx.quarantine(),
-        is_example,
-        "v0.1.0-test",
-        progress=progress,
+        fx.tables(), fx.context(k, is_example, "v0.1.0-test"), root, progress=progress
     )
 
 
@@ -190,16 +180,7 @@ def test_a_report_moved_aside_by_a_killed_run_is_put_back(tmp_path):
 
 def test_a_report_without_data_says_so_first(tmp_path):
     folder = publish_report(
-        fx.tables(),
-        fx.catalog(),
-        Period.year(2025),
-        tmp_path,
-        5,
-        fx.file_log(),
-        fx.quarantine(),
-        False,
-        "v0.1.0-test",
-        no_data=True,
+        fx.tables(), fx.context(5, False, "v0.1.0-test", no_data=True), tmp_path
     )
     html = (folder / "rapport.html").read_text(encoding="utf-8")
     assert html.index("Rapporten saknar data") < html.index("<h1>")
@@ -221,17 +202,7 @@ def test_a_replaced_release_is_kept_in_the_history_and_audited_against(tmp_path)
         .then(pl.col("nya") + 1)
         .otherwise("nya")
     )
-    publish_report(
-        revised,
-        fx.catalog(),
-        Period.year(2025),
-        tmp_path,
-        5,
-        fx.file_log(),
-        fx.quarantine(),
-        True,
-        "v0.1.0-test",
-    )
+    publish_report(revised, fx.context(5, True, "v0.1.0-test"), tmp_path)
     kept = tmp_path / HISTORY_DIR / "2025" / "1"
     assert (kept / "manifest.json").exists() and (kept / "tabeller" / "deltagare.csv").exists()
     labels = [r.label for r in published_releases(tmp_path, "2025")]

@@ -7,7 +7,6 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from pipeline.core.period import Period
 from pipeline.publish.disclosure import suppress_tables
 from pipeline.publish.workbook import HEADER_ROW, write_workbook
 from tests.fixtures.publicering import tabeller as fx
@@ -19,7 +18,7 @@ CREATED = dt.datetime(2025, 12, 31, tzinfo=dt.UTC)
 def workbook(tmp_path_factory):
     path = tmp_path_factory.mktemp("wb") / "uppfoljning_2025.xlsx"
     published = suppress_tables(fx.tables(), 5, link_year=2025)
-    write_workbook(path, published, fx.catalog(), Period.year(2025), 5, True, CREATED, "v1")
+    write_workbook(path, published, fx.context(), CREATED)
     return path
 
 
@@ -88,5 +87,5 @@ def test_every_sheet_marks_example_data(workbook):
 def test_bytes_are_deterministic(tmp_path, workbook):
     published = suppress_tables(fx.tables(), 5, link_year=2025)
     again = tmp_path / "again.xlsx"
-    write_workbook(again, published, fx.catalog(), Period.year(2025), 5, True, CREATED, "v1")
+    write_workbook(again, published, fx.context(), CREATED)
     assert again.read_bytes() == workbook.read_bytes()
