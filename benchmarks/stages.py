@@ -38,7 +38,7 @@ from pathlib import Path
 RESULT_PREFIX = "BENCH-RESULT "
 STAGES = ("generate", "floor", "read", "validate", "report", "pandas", "example")
 
-# Stage names of pipeline.core.log and the benchmark stage each belongs to.
+# Stage names of pipeline.log and the benchmark stage each belongs to.
 LOG_STAGES = {
     "inläsning": "store",
     "sammanslagning": "store",

@@ -1,4 +1,5 @@
-"""Logging and progress: one line per stage with counts and seconds, no personal data.
+"""Logging: a line when a stage starts and one when it ends (counts and seconds) or fails;
+no personal data.
 
 On a terminal the lines read as progress for a person; elsewhere (cron, CI, systemd) they
 are quiet `key=value` lines that a scheduler or grep can parse. Logs can carry record data
@@ -21,8 +22,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.core import progress
+
 LOGGER_NAME = "pipeline"
-LOG_FILE = "pipeline.core.log"
+LOG_FILE = "pipeline.log"
 TEST_KILL_ENV = "FINSAM_TEST_KILL_AT"
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -45,6 +48,7 @@ class _HumanFormatter(logging.Formatter):
 
 def setup_logging(log_dir: Path | None = None, *, quiet: bool = False) -> None:
     """Log to stderr (human on a terminal, key=value otherwise) and to `log_dir/pipeline.log`."""
+    progress.set_quiet(quiet)
     logger.handlers.clear()
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -116,10 +120,20 @@ def _test_kill_point(name: str) -> None:
 
 @contextlib.contextmanager
 def stage(name: str, **fields: object) -> Iterator[dict[str, object]]:
-    """Time a stage; the caller may add counts to the yielded dict before it is logged."""
+    """Time a stage; the caller may add counts to the yielded dict before it is logged.
+
+    A line when the stage starts (`startar=`), so a long or hanging stage shows in the log,
+    and one when it ends (`steg=`, with its counts and seconds) or fails (`misslyckades=`,
+    with the kind of error only: its text may quote data)."""
     counts: dict[str, object] = dict(fields)
+    info(f"{name} startar", startar=name, **fields)
     started = time.perf_counter()
-    yield counts
+    try:
+        yield counts
+    except BaseException as exc:
+        seconds = f"{time.perf_counter() - started:.2f}"
+        error(f"{name} misslyckades", misslyckades=name, fel=type(exc).__name__, sekunder=seconds)
+        raise
     counts["sekunder"] = f"{time.perf_counter() - started:.2f}"
     info(name, steg=name, **{k: v for k, v in counts.items()})
     _test_kill_point(name)

@@ -34,6 +34,7 @@ from pipeline.core.catalog import Catalog
 from pipeline.core.config import MAX_INSATSER_WITH_CHARTS
 from pipeline.core.contract import FORSORJNING, OUTCOME_MEASURES, TOTAL_INSATS_ID
 from pipeline.core.period import Period
+from pipeline.core.progress import progress
 from pipeline.publish import style
 from pipeline.publish.disclosure import SECONDARY_MARK, numeric, primary_mark
 
@@ -364,10 +365,11 @@ def render_charts(
 ) -> list[tuple[str, ...]]:
     """Render every chart; in spawned processes when there are more than `threshold`."""
     if len(specs) <= threshold:
-        return [render_chart(s, out_dir) for s in specs]
+        return [render_chart(s, out_dir) for s in progress(specs, "Ritar diagram")]
     workers = max(1, min(os.cpu_count() or 1, 4, len(specs) // 4))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(render_chart, specs, repeat(out_dir), chunksize=2))
+        drawn = pool.map(render_chart, specs, repeat(out_dir), chunksize=2)
+        return list(progress(drawn, "Ritar diagram", total=len(specs)))
 
 
 # --- What to draw: specs from the published tables --------------------------------------------

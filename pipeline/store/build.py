@@ -44,6 +44,7 @@ from pipeline.core.contract import (
     QUARANTINE_SCHEMA,
 )
 from pipeline.core.hashing import file_sha256, text_sha256
+from pipeline.core.progress import progress, steps
 from pipeline.ingest import (
     RawFile,
     discover,
@@ -107,7 +108,7 @@ def _build_store(
     with log.stage("inläsning", filer=len(files)) as counts:
         results: list[FileResult] = []
         reread = 0
-        for file in files:  # a loop over files, not rows
+        for file in progress(files, "Läser filer"):  # a loop over files, not rows
             # write=False still uses valid cache entries, but adds none.
             result, was_read = cached_file_result(
                 cache, file, catalog.ids, catalog_sha, today, write=write
@@ -120,8 +121,11 @@ def _build_store(
         [pl.DataFrame(schema=QUARANTINE_SCHEMA), *(r.quarantine for r in results)]
     )
     with log.stage("sammanslagning") as counts:
-        positioned, duplicates = merge_episodes([r.episodes for r in results])
-        flagged = flag_episodes(positioned, results, files)
+        with steps("Slår samman", 2) as step:
+            positioned, duplicates = merge_episodes([r.episodes for r in results])
+            step()
+            flagged = flag_episodes(positioned, results, files)
+            step()
         episodes = positioned.drop(POSITION)
         del positioned
         counts["episoder"] = episodes.height

@@ -83,7 +83,7 @@ OLD = ("2026-01_kommun.csv", "2026-02_region.csv")
 NEW = (*OLD, "2026-03_region.csv")
 # Strings from the test data that must never appear in a log.
 PERSONAL = ("NATT-", "Nattby", "Dagby", "OGILTIGKOD")
-NOT_STORE = {"pipeline.core.log", LOCK_FILE}  # appended / rewritten by every run, by design
+NOT_STORE = {"pipeline.log", LOCK_FILE}  # appended / rewritten by every run, by design
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ def run(raw: Path, processed: Path, *, strict: bool = False, today: dt.date = TO
 
 
 def log_text(processed: Path) -> str:
-    return (processed / "pipeline.core.log").read_text(encoding="utf-8")
+    return (processed / "pipeline.log").read_text(encoding="utf-8")
 
 
 def snapshot(folder: Path) -> dict[str, tuple[str, int]]:

@@ -151,7 +151,7 @@ def test_report_renders_in_headless_chromium(tmp_path, example_html):
 def test_every_value_is_escaped_by_the_template():
     import dataclasses
 
-    hostile = '<script>alert("x")</script> & \'Alfa\''
+    hostile = "<script>alert(\"x\")</script> & 'Alfa'"
     base = fx.context(5, False)
     catalog = dataclasses.replace(
         base.catalog,
