@@ -521,16 +521,14 @@ def _with_nulls(series: pl.Series, missing: np.ndarray) -> pl.Series:
     return series.set(pl.Series(missing), None)
 
 
-def _simulate(
-    profiles: _Profiles, n_episodes: int, rng: np.random.Generator, start: dt.date, end: dt.date
-) -> pl.DataFrame:
-    """The core generator: `n_episodes` episodes in canonical columns, every rule satisfied."""
-    n_ins = len(profiles.insats_id)
-    start_day = (start - _EPOCH).days
-    end_day = (end - _EPOCH).days
+def _episode_chains(
+    profiles: _Profiles, n_episodes: int, rng: np.random.Generator, start_day: int, end_day: int
+) -> dict[str, np.ndarray]:
+    """Persons and their chains of episodes: insats, reason for ending, length and start.
 
-    # Persons and their chains of episodes. Every person's first episode starts inside the
-    # window, so n_episodes persons always give at least n_episodes episodes.
+    Every person's first episode starts inside the window, so n_episodes persons always give
+    at least n_episodes episodes; the first n_episodes in person order are kept."""
+    n_ins = len(profiles.insats_id)
     n_persons = n_episodes
     u = rng.random(n_persons)
     per_person = 1 + (u < _P_MINST_TVA) + (u < _P_TRE)
@@ -570,16 +568,32 @@ def _simulate(
     offset = offset - offset[first_row[person]]
     startdag = first_start[person] + offset
 
-    # Keep episodes that start inside the window; the first n_episodes in person order.
     keep = np.flatnonzero(startdag <= end_day)[:n_episodes]
-    person, ins, orsak, felreg, dagar, startdag = (
-        a[keep] for a in (person, ins, orsak, felreg, dagar, startdag)
-    )
-    n = keep.shape[0]
-    n_used = int(person.max()) + 1
-    first_ins = first_ins[:n_used]
+    chains = {
+        name: a[keep]
+        for name, a in {
+            "person": person,
+            "ins": ins,
+            "orsak": orsak,
+            "felreg": felreg,
+            "dagar": dagar,
+            "startdag": startdag,
+        }.items()
+    }
+    chains["first_ins"] = first_ins[: int(chains["person"].max()) + 1]
+    return chains
 
-    # Person attributes, drawn from the person's first insats and förbund.
+
+def _person_attributes(
+    profiles: _Profiles,
+    rng: np.random.Generator,
+    person: np.ndarray,
+    first_ins: np.ndarray,
+    startdag: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Kön, utbildning, kommun (per person) and age at each start (per episode), drawn
+    from the person's first insats and förbund."""
+    n_used = first_ins.shape[0]
     kon = (rng.random(n_used) >= profiles.andel_kvinnor[first_ins]).astype(np.int64)
     utbildning = _draw(rng, profiles.utbildning, first_ins)
     kommun = (
@@ -600,9 +614,20 @@ def _simulate(
     ).astype(np.int64)
     alder_forst = np.clip(alder_forst, ALDER_MIN, ALDER_MAX - (last_year - first_year))
     fodelsear = first_year - alder_forst
-    alder = startar - fodelsear[person]
+    return {
+        "kon": kon,
+        "utbildning": utbildning,
+        "kommun": kommun,
+        "fodelsear": fodelsear,
+        "alder": startar - fodelsear[person],
+    }
 
-    # Background of the episode.
+
+def _background(
+    profiles: _Profiles, rng: np.random.Generator, ins: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Försörjning, time in public support, sysselsättning, omfattning and steg at start."""
+    n = ins.shape[0]
     forsorjning_fore = _draw(rng, profiles.forsorjning, ins)
     tid = _draw(rng, _TID_GIVEN_FORSORJNING, forsorjning_fore)
     syss_fore = _draw(rng, _SYSSELSATTNING_GIVEN_FORSORJNING, forsorjning_fore)
@@ -611,16 +636,34 @@ def _simulate(
         fore_arbete_studier, rng.choice([25, 50, 75, 100], n, p=[0.35, 0.35, 0.15, 0.15]), 0
     )
     steg_start = _draw(rng, np.where(profiles.har_steg[:, None], profiles.steg_start, 1.0), ins)
+    return {
+        "forsorjning_fore": forsorjning_fore,
+        "tid": tid,
+        "syss_fore": syss_fore,
+        "omf_fore": omf_fore,
+        "steg_start": steg_start,
+    }
 
-    # Latent outcome score and what it decides.
+
+def _outcomes(
+    profiles: _Profiles,
+    rng: np.random.Generator,
+    chains: dict[str, np.ndarray],
+    person: dict[str, np.ndarray],
+    background: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """A latent outcome score per episode and what it decides at the end."""
+    ins, orsak = chains["ins"], chains["orsak"]
+    n = ins.shape[0]
+    alder = person["alder"]
     avbrott = np.isin(
         orsak,
         [AVSLUTSORSAK.index(c) for c in ("avbrott_eget_val", "avbrott_sjukdom", "avbrott_annat")],
     )
     z = (
         profiles.effekt[ins]
-        + _EFFEKT_TID[tid]
-        + _EFFEKT_UTBILDNING[utbildning[person]]
+        + _EFFEKT_TID[background["tid"]]
+        + _EFFEKT_UTBILDNING[person["utbildning"][chains["person"]]]
         + np.where(alder >= 55, -0.3, np.where(alder < 25, 0.1, 0.0))
         + np.where(avbrott, _EFFEKT_AVBROTT, 0.0)
         + rng.standard_normal(n)
@@ -649,7 +692,11 @@ def _simulate(
     )
     # One step up for a score around 0.3, more for higher, down for lower.
     steg_slut = np.clip(
-        steg_start + 1 + np.rint(z + 0.2 + 0.3 * rng.standard_normal(n)).astype(np.int64), 1, 7
+        background["steg_start"]
+        + 1
+        + np.rint(z + 0.2 + 0.3 * rng.standard_normal(n)).astype(np.int64),
+        1,
+        7,
     )
     steg_slut = np.where(
         syss_efter == SYSSELSATTNING.index("arbete"),
@@ -658,47 +705,67 @@ def _simulate(
     )
     narmare = np.where(z > _T_NARMARE, NARMARE_ARBETE.index("ja"), NARMARE_ARBETE.index("nej"))
     narmare = np.where(okand_utfall, NARMARE_ARBETE.index("okand"), narmare)
-    forsorjning_efter = _forsorjning_efter(rng, forsorjning_fore, syss_efter)
+    forsorjning_efter = _forsorjning_efter(rng, background["forsorjning_fore"], syss_efter)
+    forsorjning_efter = np.where(okand_utfall, FORSORJNING.index("okand"), forsorjning_efter)
+    return {
+        "syss_efter": syss_efter,
+        "omf_efter": omf_efter,
+        "steg_slut": steg_slut,
+        "narmare": narmare,
+        "forsorjning_efter": forsorjning_efter,
+        "not_assessed": not_assessed,
+    }
+
+
+def _simulate(
+    profiles: _Profiles, n_episodes: int, rng: np.random.Generator, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """The core generator: `n_episodes` episodes in canonical columns, every rule satisfied.
+    The draws are made in a fixed order (chains, persons, background, outcomes, ids), so the
+    same seed gives the same episodes."""
+    start_day = (start - _EPOCH).days
+    end_day = (end - _EPOCH).days
+    c = _episode_chains(profiles, n_episodes, rng, start_day, end_day)
+    person = c["person"]
+    p = _person_attributes(profiles, rng, person, c["first_ins"], c["startdag"])
+    b = _background(profiles, rng, c["ins"])
+    o = _outcomes(profiles, rng, c, p, b)
+    n_used = c["first_ins"].shape[0]
 
     # What is known at the end of the window: later ends are ongoing episodes.
-    slutdag = startdag + dagar
-    pagar = slutdag > end_day
-    svarsbortfall = felreg | not_assessed
-    forsorjning_efter = np.where(okand_utfall, FORSORJNING.index("okand"), forsorjning_efter)
+    slutdag = c["startdag"] + c["dagar"]
     person_ids = rng.permutation(n_used) + 1
 
     # Rows sorted by startdatum, insats, deltagare: one argsort of a composite integer key.
     pid = person_ids[person]
-    order = np.argsort(_composite_key([startdag - start_day, ins, pid]))
+    order = np.argsort(_composite_key([c["startdag"] - start_day, c["ins"], pid]))
     # Narrow dtypes first: gathers from arrays that fit in the CPU cache are several times
     # faster at ten million rows.
     i8, i16, i32 = np.int8, np.int16, np.int32
-    episode = {
-        name: values.astype(dtype)[order]
-        for name, (values, dtype) in {
-            "pid": (pid, i32),
-            "ins": (ins, i32),
-            "startdag": (startdag, i32),
-            "slutdag": (slutdag, i32),
-            "pagar": (pagar, np.bool_),
-            "svarsbortfall": (svarsbortfall, np.bool_),
-            "kon": (kon[person], i8),
-            "fodelsear": (fodelsear[person], i16),
-            "kommun": (kommun[person], i32),
-            "utbildning": (utbildning[person], i8),
-            "tid": (tid, i8),
-            "forsorjning_fore": (forsorjning_fore, i8),
-            "forsorjning_efter": (forsorjning_efter, i8),
-            "syss_fore": (syss_fore, i8),
-            "syss_efter": (syss_efter, i8),
-            "omf_fore": (omf_fore, i8),
-            "omf_efter": (omf_efter, i8),
-            "orsak": (orsak, i8),
-            "steg_start": (steg_start + 1, i8),
-            "steg_slut": (steg_slut, i8),
-            "narmare": (narmare, i8),
-        }.items()
+    columns = {
+        "pid": (pid, i32),
+        "ins": (c["ins"], i32),
+        "startdag": (c["startdag"], i32),
+        "slutdag": (slutdag, i32),
+        "pagar": (slutdag > end_day, np.bool_),
+        "svarsbortfall": (c["felreg"] | o["not_assessed"], np.bool_),
+        "kon": (p["kon"][person], i8),
+        "fodelsear": (p["fodelsear"][person], i16),
+        "kommun": (p["kommun"][person], i32),
+        "utbildning": (p["utbildning"][person], i8),
+        "tid": (b["tid"], i8),
+        "forsorjning_fore": (b["forsorjning_fore"], i8),
+        "forsorjning_efter": (o["forsorjning_efter"], i8),
+        "syss_fore": (b["syss_fore"], i8),
+        "syss_efter": (o["syss_efter"], i8),
+        "omf_fore": (b["omf_fore"], i8),
+        "omf_efter": (o["omf_efter"], i8),
+        "orsak": (c["orsak"], i8),
+        "steg_start": (b["steg_start"] + 1, i8),
+        "steg_slut": (o["steg_slut"], i8),
+        "narmare": (o["narmare"], i8),
     }
+    episode = {name: values.astype(dtype)[order] for name, (values, dtype) in columns.items()}
     return _episode_frame(episode, profiles, rng, n_used)
 
 

@@ -400,6 +400,15 @@ def wilson_upper(taljare: str | pl.Expr, namnare: str | pl.Expr) -> pl.Expr:
 # --- Judgement against a target ----------------------------------------------------------
 
 
+def too_few_to_judge(namnare: pl.Expr, k: int) -> pl.Expr:
+    """A share target's base under k (or none): för få deltagare, never judged (contract).
+
+    >>> pl.DataFrame({"n": [0, 4, 5, None]}).select(too_few_to_judge(pl.col("n"), 5))["n"].to_list()
+    [True, True, False, True]
+    """
+    return namnare.fill_null(0) < k
+
+
 def bedomning(k: int, period_days: int) -> pl.Expr:
     """for_fa_deltagare / uppnatt / ej_uppnatt from columns typ, matt, utfall, namnare,
     taljare and the target as an exact fraction (`_mal_num` / `_mal_den`).
@@ -420,12 +429,29 @@ def bedomning(k: int, period_days: int) -> pl.Expr:
     )
     reached = pl.when(share).then(reached_share).otherwise(reached_volume).fill_null(False)
     return (
-        pl.when(share & (pl.col("namnare").fill_null(0) < k))
+        pl.when(share & too_few_to_judge(pl.col("namnare"), k))
         .then(pl.lit("for_fa_deltagare"))
         .when(reached)
         .then(pl.lit("uppnatt"))
         .otherwise(pl.lit("ej_uppnatt"))
     )
+
+
+def bedomning_sql(
+    is_share: str, namnare: str, taljare: str, matt: str, volume: str, days: str, k: str
+) -> str:
+    """`bedomning` as an SQL CASE for the DuckDB views (the same rule, tested equal in
+    tests/store/test_views.py); the target's fraction is `t.mal_num` / `t.mal_den`."""
+    return f"""CASE
+        WHEN {is_share} AND coalesce({namnare}, 0) < {k} THEN 'for_fa_deltagare'
+        WHEN {is_share} AND {taljare} * t.mal_den >= t.mal_num * {namnare} THEN 'uppnatt'
+        WHEN {is_share} THEN 'ej_uppnatt'
+        WHEN {matt} = 'arsplatser'
+            AND round({volume} * {days}) * t.mal_den >= t.mal_num * {days}
+            THEN 'uppnatt'
+        WHEN {matt} <> 'arsplatser' AND {volume} * t.mal_den >= t.mal_num THEN 'uppnatt'
+        ELSE 'ej_uppnatt'
+    END"""
 
 
 def year_bounds(year: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -1079,79 +1079,104 @@ class _Solver:
         k), by one value outside 1..k−1. Most counts are far from pinned: this spares them
         their own programs.
         """
-        from scipy.sparse import csr_matrix
 
         rng = np.random.default_rng(20261201)
         seen: list[set[int]] = [set() for _ in targets]
         self._evaluators: dict[int, tuple] = {}
-        by_root: dict[int, list[int]] = defaultdict(list)
-        for n, terms in enumerate(targets):
-            roots = {self.root[v] for v, _ in terms if v not in self.fixed and v in self.root}
-            if len(roots) == 1 and all(v in self.root or v in self.fixed for v, _ in terms):
-                by_root[roots.pop()].append(n)
+        by_root = self._targets_by_root(targets)
 
         def settled(n: int) -> bool:
             values, k = seen[n], small[n]
             return len(values) >= 2 or (k is not None and bool(values) and not 0 < min(values) < k)
 
         for root, members in by_root.items():  # a loop over components with targets
-            program = self._program(root)
-            # Vertices of a component with fractional relations are rarely integral: there
-            # the samples are integer programs' solutions.
-            integer = program.fractional
-            row, col, coef, constant = [], [], [], np.zeros(len(members))
-            for i, n in enumerate(members):
-                for v, c in targets[n]:
-                    if v in self.fixed:
-                        constant[i] += c * self.fixed[v]
-                    else:
-                        row.append(i)
-                        col.append(program.columns[v])
-                        coef.append(c)
-            matrix = csr_matrix((coef, (row, col)), shape=(len(members), len(program.columns)))
-            self._evaluators[root] = (members, matrix, constant)
-
-            def record(objective: dict[int, float], at=(program, matrix, constant, members)):
-                program, matrix, constant, members = at
-                self.programs += 1
-                x = program.solution(objective, program.fractional)
-                if x is None:
-                    return
-                values = matrix @ x + constant
-                whole = np.abs(values - np.round(values)) < 1e-6
-                for i in np.flatnonzero(whole):  # a loop over the targets' values
-                    seen[members[i]].add(round(float(values[i])))
-
-            keys = [self.model.key_of(v) for v in program.columns]
-            for hint in hints:  # a loop over a few dozen earlier solutions
-                x = np.array([hint.get(key, np.nan) for key in keys], dtype=np.float64)
-                if np.isnan(x).any() or not program.feasible(x):
-                    continue
-                program._keep(x)
-                values = matrix @ x + constant
-                for i in range(len(members)):  # a loop over the targets' values
-                    seen[members[i]].add(round(float(values[i])))
-            randoms = 2 if integer else rounds
-            # Random objectives always: earlier solutions may all be alike.
-            for _ in range(randoms):
-                weights = rng.normal(size=len(program.columns))
-                record(dict(zip(program.columns, weights, strict=True)))
-            open_targets = [i for i, n in enumerate(members) if not settled(n)]
-            for _ in range(pushes):
-                if not open_targets:
-                    break
-                weights = rng.uniform(0.5, 1.5, size=len(open_targets))
-                push = weights @ matrix[open_targets]
-                objective = {v: push[j] for v, j in program.columns.items() if push[j]}
-                record(objective)
-                record({v: -c for v, c in objective.items()})
-                still = [i for i in open_targets if not settled(members[i])]
-                if len(still) == len(open_targets):
-                    break  # a push that settles nothing: the rest are for the programs
-                open_targets = still
+            self._sample_component(
+                root, members, targets, seen, settled, rng, hints, rounds, pushes
+            )
         self._seen = seen
         self._absorbed = {root: len(self._program(root).points) for root in self._evaluators}
         return [sorted(values) for values in seen]
+
+    def _targets_by_root(self, targets: list[tuple[tuple[int, float], ...]]) -> dict:
+        """root → the targets lying wholly within that one component (others need programs)."""
+        by_root: dict[int, list[int]] = defaultdict(list)
+        for n, terms in enumerate(targets):
+            roots = {self.root[v] for v, _ in terms if v not in self.fixed and v in self.root}
+            if len(roots) == 1 and all(v in self.root or v in self.fixed for v, _ in terms):
+                by_root[roots.pop()].append(n)
+
+        return by_root
+
+    def _sample_component(
+        self,
+        root: int,
+        members: list[int],
+        targets: list[tuple[tuple[int, float], ...]],
+        seen: list[set[int]],
+        settled,
+        rng: np.random.Generator,
+        hints: Sequence[dict],
+        rounds: int,
+        pushes: int,
+    ) -> None:
+        """Sample one component: earlier solutions, random objectives, then pushes on its
+        open targets; every integer value a target takes is added to `seen`."""
+        from scipy.sparse import csr_matrix
+
+        program = self._program(root)
+        # Vertices of a component with fractional relations are rarely integral: there
+        # the samples are integer programs' solutions.
+        integer = program.fractional
+        row, col, coef, constant = [], [], [], np.zeros(len(members))
+        for i, n in enumerate(members):
+            for v, c in targets[n]:
+                if v in self.fixed:
+                    constant[i] += c * self.fixed[v]
+                else:
+                    row.append(i)
+                    col.append(program.columns[v])
+                    coef.append(c)
+        matrix = csr_matrix((coef, (row, col)), shape=(len(members), len(program.columns)))
+        self._evaluators[root] = (members, matrix, constant)
+
+        def record(objective: dict[int, float], at=(program, matrix, constant, members)):
+            program, matrix, constant, members = at
+            self.programs += 1
+            x = program.solution(objective, program.fractional)
+            if x is None:
+                return
+            values = matrix @ x + constant
+            whole = np.abs(values - np.round(values)) < 1e-6
+            for i in np.flatnonzero(whole):  # a loop over the targets' values
+                seen[members[i]].add(round(float(values[i])))
+
+        keys = [self.model.key_of(v) for v in program.columns]
+        for hint in hints:  # a loop over a few dozen earlier solutions
+            x = np.array([hint.get(key, np.nan) for key in keys], dtype=np.float64)
+            if np.isnan(x).any() or not program.feasible(x):
+                continue
+            program._keep(x)
+            values = matrix @ x + constant
+            for i in range(len(members)):  # a loop over the targets' values
+                seen[members[i]].add(round(float(values[i])))
+        randoms = 2 if integer else rounds
+        # Random objectives always: earlier solutions may all be alike.
+        for _ in range(randoms):
+            weights = rng.normal(size=len(program.columns))
+            record(dict(zip(program.columns, weights, strict=True)))
+        open_targets = [i for i, n in enumerate(members) if not settled(n)]
+        for _ in range(pushes):
+            if not open_targets:
+                break
+            weights = rng.uniform(0.5, 1.5, size=len(open_targets))
+            push = weights @ matrix[open_targets]
+            objective = {v: push[j] for v, j in program.columns.items() if push[j]}
+            record(objective)
+            record({v: -c for v, c in objective.items()})
+            still = [i for i in open_targets if not settled(members[i])]
+            if len(still) == len(open_targets):
+                break  # a push that settles nothing: the rest are for the programs
+            open_targets = still
 
     def absorb(self) -> None:
         """Add the values of the integer solutions found since (by integer programs of

@@ -36,7 +36,8 @@ from pipeline.core.contract import FORSORJNING, OUTCOME_MEASURES, TOTAL_INSATS_I
 from pipeline.core.period import Period
 from pipeline.core.progress import progress
 from pipeline.publish import style
-from pipeline.publish.disclosure import SECONDARY_MARK, numeric, primary_mark
+from pipeline.publish.disclosure import numeric
+from pipeline.publish.legend import chart_note, source_note
 
 # More charts than this are drawn in parallel processes.
 PARALLEL_THRESHOLD = 12
@@ -375,19 +376,8 @@ def render_charts(
 # --- What to draw: specs from the published tables --------------------------------------------
 
 
-def source_note(catalog: Catalog) -> str:
-    return f"Källa: deltagaruppgifter från parterna, bearbetning {catalog.forbund}."
-
-
-def suppression_note(k: int) -> str:
-    return (
-        f"{primary_mark(k)} = färre än {k} personer. {SECONDARY_MARK} = dolt för att "
-        "skydda en annan uppgift. Dolda värden ritas inte."
-    )
-
-
 def _footnote(base: str, catalog: Catalog, k: int) -> str:
-    return _wrap(f"{base} {source_note(catalog)} {suppression_note(k)}", 125)
+    return _wrap(f"{base} {source_note(catalog.forbund)} {chart_note(k)}", 125)
 
 
 def _num(df: pl.DataFrame, col: str) -> list[float | None]:

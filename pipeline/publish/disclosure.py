@@ -34,6 +34,7 @@ from pipeline.core.contract import (
     TABLE_COLUMNS,
     TOTAL_INSATS_ID,
 )
+from pipeline.measures.definitions import too_few_to_judge
 
 # Marker of a secondary suppression (and of hidden values that are not counts).
 SECONDARY_MARK = ".."
@@ -830,7 +831,7 @@ def _maluppfyllelse_published(df: pl.DataFrame, k: int) -> tuple[pl.DataFrame, l
     outcome, its interval and the share unknown formatted or hidden."""
     is_share = pl.col("matt").is_in(list(OUTCOME_MEASURES))
     share_hidden = pl.col("_h_namnare") | pl.col("_h_taljare")
-    small_base = is_share & (pl.col("_p_namnare") | (pl.col("namnare") < k))
+    small_base = is_share & (pl.col("_p_namnare") | too_few_to_judge(pl.col("namnare"), k))
     # The assessment of a hidden outcome is left open here: it is published only where it
     # says no more than what is published already (pipeline.publish.protect decides with
     # the audit's ranges). A base under k is "too few" (contract).

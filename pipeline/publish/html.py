@@ -23,9 +23,10 @@ import polars as pl
 from pipeline.core.config import BACKGROUND_PER_INSATS_MIN
 from pipeline.core.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID
 from pipeline.publish import style
-from pipeline.publish.charts import ChartSpec, source_note
+from pipeline.publish.charts import ChartSpec
 from pipeline.publish.context import ReportContext
 from pipeline.publish.disclosure import SECONDARY_MARK, primary_mark
+from pipeline.publish.legend import source_note
 
 Table = dict[str, object]  # headers, rows, numeric, caption: what the template's table draws
 
@@ -371,7 +372,7 @@ def render_html(
             primary_mark=primary_mark(c.k),
             secondary_mark=SECONDARY_MARK,
             background_per_insats_min=BACKGROUND_PER_INSATS_MIN,
-            source_note=source_note(c.catalog),
+            source_note=source_note(c.catalog.forbund),
             code_version=c.code_version,
         )
     )

@@ -18,9 +18,9 @@ from pipeline.core.catalog import Catalog
 from pipeline.core.contract import OUTCOME_MEASURES
 from pipeline.core.period import Period
 from pipeline.publish import style
-from pipeline.publish.charts import source_note
 from pipeline.publish.context import ReportContext
-from pipeline.publish.disclosure import COUNT_COLUMNS, SECONDARY_MARK, primary_mark
+from pipeline.publish.disclosure import COUNT_COLUMNS
+from pipeline.publish.legend import legend_rows, sheet_note, source_note
 
 # Sheet order, names (at most 31 characters) and what each table holds.
 SHEETS: dict[str, str] = {
@@ -60,16 +60,9 @@ def notes_rows(catalog: Catalog, period: Period, k: int, is_example: bool, code_
     rows += [
         ("Förbund", catalog.forbund),
         ("Period", f"{period.start.isoformat()} – {period.end.isoformat()} ({period.swedish})"),
-        ("Källa", source_note(catalog)),
+        ("Källa", source_note(catalog.forbund)),
         ("Röjandeskydd, k", str(k)),
-        (primary_mark(k), f"Färre än {k} personer (1–{k - 1}). Noll visas som 0."),
-        (
-            SECONDARY_MARK,
-            "Dolt för att en annan dold uppgift inte ska kunna räknas fram (sekundärt "
-            "röjandeskydd), eller årsplatser/mediantid för en insats med färre än "
-            f"{k} deltagare.",
-        ),
-        ("Tom andel", "Andelen visas inte eftersom täljaren eller basen är dold."),
+        *legend_rows(k),
         ("Andelar", "Visas i procent; i CSV-filerna som bråk 0–1."),
         ("Programversion", code_version),
     ]
@@ -153,8 +146,7 @@ def _sheet(wb, f, name, df: pl.DataFrame, catalog, period, k, is_example) -> Non
     ws.write(
         2,
         0,
-        f"{primary_mark(k)} = färre än {k} personer, {SECONDARY_MARK} = dolt av röjandeskäl, "
-        "tom andel = dold. Se bladet Om tabellerna.",
+        sheet_note(k),
         f["note"],
     )
     columns = df.columns

@@ -22,17 +22,10 @@ def _md(text: object) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def data_quality_markdown(
-    files: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    duplicates: pl.DataFrame,
-    episodes: pl.DataFrame,
-    flagged: pl.DataFrame,
-) -> str:
-    """A readable Swedish summary of the latest ingest, for the förbund's analyst.
-
-    It names files, sheets, columns, rules and counts; never an id or a value.
-    """
+def _overview(
+    files: pl.DataFrame, duplicates: pl.DataFrame, episodes: pl.DataFrame, flagged: pl.DataFrame
+) -> list[str]:
+    """The heading, a loud line when nothing could be read, and the counts."""
     lines = ["# Datakvalitet", ""]
     read = files.filter(pl.col("status") == "inlast")
     if read.height == 0:
@@ -60,6 +53,12 @@ def data_quality_markdown(
         f"konflikter {by_kind.get('konflikt', 0)}: senaste filen gäller)"
     )
     lines.append(f"- Episoder med varning: {flagged.height} (se nedan)")
+    return lines
+
+
+def _file_lines(files: pl.DataFrame) -> list[str]:
+    """One row per file: status, encoding, rows, message."""
+    lines: list[str] = []
     lines += [
         "",
         "## Filer",
@@ -74,6 +73,12 @@ def data_quality_markdown(
             f"| {_md(row['fil'])} | {row['status']} | {row['teckenkodning'] or ''} | "
             f"{rows_read} | {row['godkanda_rader']} | {row['avvisade_rader']} | {_md(message)} |"
         )
+    return lines
+
+
+def _rule_lines(quarantine: pl.DataFrame) -> list[str]:
+    """Quarantined values per rule and column."""
+    lines: list[str] = []
     if quarantine.height:
         summary = (
             quarantine.group_by("regel_id", "regel", "kolumn")
@@ -91,6 +96,12 @@ def data_quality_markdown(
             f"Varje fel finns med fil, blad, rad, kolumn och värde i {QUARANTINE_CSV} "
             "(personnummer visas aldrig, bara maskerade).",
         ]
+    return lines
+
+
+def _flag_lines(flagged: pl.DataFrame) -> list[str]:
+    """Episodes kept with a warning, per insats."""
+    lines: list[str] = []
     if flagged.height:
         per_insats = flagged.group_by("insats_id", "flagga").len().sort("insats_id", "flagga")
         lines += [
@@ -105,4 +116,28 @@ def data_quality_markdown(
         ]
         for row in per_insats.iter_rows(named=True):  # one row per insats and warning
             lines.append(f"| {row['insats_id']} | {FLAGS[row['flagga']]} | {row['len']} |")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def data_quality_markdown(
+    files: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    episodes: pl.DataFrame,
+    flagged: pl.DataFrame,
+) -> str:
+    """A readable Swedish summary of the latest ingest, for the förbund's analyst.
+
+    It names files, sheets, columns, rules and counts; never an id or a value.
+    """
+    return (
+        "\n".join(
+            [
+                *_overview(files, duplicates, episodes, flagged),
+                *_file_lines(files),
+                *_rule_lines(quarantine),
+                *_flag_lines(flagged),
+            ]
+        )
+        + "\n"
+    )

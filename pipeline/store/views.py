@@ -228,6 +228,9 @@ def _maluppfyllelse_sql() -> str:
         f"CASE WHEN {is_share} THEN u.{c} END AS {c}"
         for c in ("namnare", "taljare", "ki_lag", "ki_hog", "andel_okand")
     )
+    bedomning = d.bedomning_sql(
+        is_share, "u.namnare", "u.taljare", "t.matt", "v.volym", "(till - fran + 1)", "k"
+    )
     return f"""
 CREATE OR REPLACE MACRO maluppfyllelse(fran, till, k := {int(DEFAULT_K)}) AS TABLE
 WITH u AS (SELECT * FROM utfall(fran, till) WHERE kon = 'alla'),
@@ -241,16 +244,7 @@ t AS (SELECT mal.*, i.insats FROM mal JOIN insatser i USING (insats_id))
 SELECT t.insats_id, t.insats, t.matt, t.mal::DOUBLE AS mal,
     {utfall} AS utfall,
     {share_columns},
-    CASE
-        WHEN {is_share} AND coalesce(u.namnare, 0) < k THEN 'for_fa_deltagare'
-        WHEN {is_share} AND u.taljare * t.mal_den >= t.mal_num * u.namnare THEN 'uppnatt'
-        WHEN {is_share} THEN 'ej_uppnatt'
-        WHEN t.matt = 'arsplatser'
-            AND round(v.volym * (till - fran + 1)) * t.mal_den >= t.mal_num * (till - fran + 1)
-            THEN 'uppnatt'
-        WHEN t.matt <> 'arsplatser' AND v.volym * t.mal_den >= t.mal_num THEN 'uppnatt'
-        ELSE 'ej_uppnatt'
-    END AS bedomning
+    {bedomning} AS bedomning
 FROM t
 LEFT JOIN u ON u.insats_id = t.insats_id AND u.matt = t.matt
 LEFT JOIN v ON v.insats_id = t.insats_id AND v.v_matt = t.matt
