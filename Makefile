@@ -41,20 +41,22 @@ nightly: $(STAMP) ## Run the nightly job once (incremental; exit codes in README
 example: $(STAMP) ## Write the fictitious example förbund into data/raw (refuses if it holds files)
 	$(PY) -m pipeline example --raw $(RAW)
 
-test: $(STAMP) ## Run lint and the whole test suite
-	$(VENV)/bin/ruff check pipeline tests benchmarks
+CODE := pipeline tests benchmarks tools
+
+test: lint ## Run lint and the whole test suite (tests and doctests)
 	$(PY) -m pytest
 
-test-fast: $(STAMP) ## Run the tests except the slow end-to-end ones
+test-fast: $(STAMP) ## Run the tests except the slow end-to-end and property ones (< 60 s)
 	$(PY) -m pytest -m "not slow"
 
-lint: $(STAMP) ## Check style with ruff
-	$(VENV)/bin/ruff check pipeline tests benchmarks
-	$(VENV)/bin/ruff format --check pipeline tests benchmarks
+lint: $(STAMP) ## Check style (ruff), formatting (ruff format) and the stages' layers (import-linter)
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP) ## Format the code with ruff
-	$(VENV)/bin/ruff format pipeline tests benchmarks
-	$(VENV)/bin/ruff check --fix pipeline tests benchmarks
+	$(VENV)/bin/ruff format $(CODE)
+	$(VENV)/bin/ruff check --fix $(CODE)
 
 bench: $(STAMP) ## Run the benchmarks and write benchmarks/results.md
 	$(PY) -m benchmarks.run

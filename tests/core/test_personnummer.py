@@ -202,6 +202,7 @@ SCHEMES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", list(SCHEMES))
 def test_random_pseudonyms_do_not_reject_files(scheme: str):
     """100 files of 500 keys each per scheme: none rejected (benchmarks/personnummer.py

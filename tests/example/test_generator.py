@@ -160,6 +160,7 @@ def test_summary_counts_the_final_episodes(raw, episodes):
     assert str(summary.n_episodes) in summary.message
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files_and_another_seed_other_files(tmp_path):
     first = generate_example(tmp_path / "a")
     second = generate_example(tmp_path / "b")
@@ -185,6 +186,7 @@ def test_refuses_a_raw_folder_that_holds_files(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["kommun", "riktig_export.csv"]
 
 
+@pytest.mark.slow
 def test_accepts_a_folder_with_only_gitkeep_and_a_missing_folder(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / ".gitkeep").touch()

@@ -183,6 +183,7 @@ def _forms(digits: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_no_planted_personnummer_anywhere_outside_the_raw_folder(corpus):
     store, _, raw, processed, root = corpus
     reports = root / "reports"

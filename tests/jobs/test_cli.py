@@ -66,6 +66,7 @@ def test_wrong_usage_exits_2(args: list[str]):
     assert exited.value.code == 2
 
 
+@pytest.mark.slow
 def test_example_then_report_is_marked_and_mixing_is_refused(tmp_path: Path):
     raw, processed, reports = tmp_path / "raw", tmp_path / "p", tmp_path / "r"
     assert main(["example", "--raw", str(raw)]) == EXIT_OK
@@ -82,6 +83,7 @@ def _folders(tmp_path: Path, raw: Path) -> list[str]:
     return ["--raw", str(raw), "--processed", str(tmp_path / "p"), "--reports", str(tmp_path / "r")]
 
 
+@pytest.mark.slow
 def test_a_report_for_a_period_without_data_is_marked_and_exits_3(tmp_path: Path, capsys):
     raw = _raw(tmp_path)
     assert main(["report", "--year", "2019", *_folders(tmp_path, raw)]) == EXIT_NO_DATA

@@ -810,6 +810,7 @@ class Oracle:
         )
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(rows=episode_rows(), period=periods())
 def test_tables_agree_with_a_plain_reading_of_the_contract(
@@ -844,6 +845,7 @@ def test_tables_agree_with_a_plain_reading_of_the_contract(
     assert got_utfall == expected
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(rows=episode_rows(), period=periods(), k=st.integers(1, 6))
 def test_shares_sums_and_totals(rows: list[dict], period: Period, k: int) -> None:
@@ -918,6 +920,7 @@ def test_shares_sums_and_totals(rows: list[dict], period: Period, k: int) -> Non
             assert r["bedomning"] == ("uppnatt" if r["utfall"] >= r["mal"] else "ej_uppnatt")
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(rows=episode_rows(), split=split_periods())
 def test_a_period_split_in_two_adds_up(
@@ -938,6 +941,7 @@ def test_a_period_split_in_two_adds_up(
         assert (u[0][c] == u[1][c] + u[2][c]).all(), c
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=episode_rows(), period=periods(), seed=st.integers(0, 2**32 - 1))
 def test_row_order_and_splitting_the_data_change_nothing(

@@ -92,6 +92,7 @@ def test_chart_files_are_identical_between_runs(tmp_path, specs):
     assert int.from_bytes(png[16:20], "big") == 1600
 
 
+@pytest.mark.slow
 def test_parallel_rendering_gives_the_same_files(tmp_path, specs):
     serial, parallel = tmp_path / "s", tmp_path / "p"
     render_charts(specs[:4], serial, threshold=100)
@@ -143,6 +144,7 @@ def test_no_chart_without_share_targets(published):
     assert "maluppfyllelse" not in {s.name for s in specs}
 
 
+@pytest.mark.slow
 def test_png_for_foerbund_charts_svg_for_insats_charts(tmp_path, specs):
     files = render_charts(specs, tmp_path, threshold=100)
     for spec, names in zip(specs, files, strict=True):

@@ -284,6 +284,7 @@ def _assert_no_small_count(df: pl.DataFrame, cols, k: int) -> None:
         assert not values.is_between(1, k - 1).any(), col
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(d=deltagare_tables(), k=st.integers(2, 6))
 def test_property_deltagare_no_small_count_and_nothing_recoverable(d, k):
@@ -297,6 +298,7 @@ def test_property_deltagare_no_small_count_and_nothing_recoverable(d, k):
         assert not _recoverable(values, shown, k, len(values) - 1), (col, values, shown)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(b=bakgrund_tables(), k=st.integers(2, 6))
 def test_property_bakgrund_no_small_count_and_nothing_recoverable(b, k):

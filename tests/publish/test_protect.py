@@ -109,6 +109,7 @@ def protect_series(episodes, catalog, periods: list[Period]) -> list:
     return out
 
 
+@pytest.mark.slow
 def test_nested_tertials_and_the_year_pass_together():
     episodes, catalog = small_forbund(seed=11, n_episodes=240)
     periods = [
@@ -129,6 +130,7 @@ def test_nested_tertials_and_the_year_pass_together():
     assert audit(releases).passed
 
 
+@pytest.mark.slow
 def test_consecutive_years_pass_and_keep_the_first_published_trend():
     episodes, catalog = small_forbund(seed=5, n_episodes=300)
     p24, p25 = Period.year(2024), Period.year(2025)

@@ -123,6 +123,7 @@ def test_two_runs_give_identical_bytes(tmp_path, report, monkeypatch):
     assert ma == mc
 
 
+@pytest.mark.slow
 def test_stale_files_are_removed_and_example_marking_follows_the_flag(tmp_path):
     first = publish(tmp_path)
     (first / "diagram" / "insats_GAMMAL_trend.png").write_bytes(b"old")
@@ -132,6 +133,7 @@ def test_stale_files_are_removed_and_example_marking_follows_the_flag(tmp_path):
     assert "FIKTIVA" not in (second / "rapport.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_k_changes_what_is_published(tmp_path):
     lax = publish(tmp_path, k=3)
     d = pl.read_csv(lax / "tabeller/deltagare.csv", infer_schema_length=0)
@@ -141,6 +143,7 @@ def test_k_changes_what_is_published(tmp_path):
     assert "<3" in every and "<5" not in every
 
 
+@pytest.mark.slow
 def test_a_failure_while_publishing_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     first = publish(tmp_path)
     (first / "anteckningar.md").write_text("förbundets egna anteckningar", encoding="utf-8")
@@ -156,6 +159,7 @@ def test_a_failure_while_publishing_leaves_the_previous_report_whole(tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]  # no half-written folder
 
 
+@pytest.mark.slow
 def test_a_new_report_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_path):
     first = publish(tmp_path)
     (first / "anteckningar.md").write_text("förbundets egna anteckningar", encoding="utf-8")
@@ -166,6 +170,7 @@ def test_a_new_report_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
 
 
+@pytest.mark.slow
 def test_a_report_moved_aside_by_a_killed_run_is_put_back(tmp_path):
     first = publish(tmp_path)
     before = files_of(first)
@@ -178,6 +183,7 @@ def test_a_report_moved_aside_by_a_killed_run_is_put_back(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
 
 
+@pytest.mark.slow
 def test_a_report_without_data_says_so_first(tmp_path):
     folder = publish_report(
         fx.tables(), fx.context(5, False, "v0.1.0-test", no_data=True), tmp_path
@@ -187,6 +193,7 @@ def test_a_report_without_data_says_so_first(tmp_path):
     assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["utan_data"]
 
 
+@pytest.mark.slow
 def test_a_replaced_release_is_kept_in_the_history_and_audited_against(tmp_path):
     from pipeline.publish.releases import HISTORY_DIR, published_releases
 

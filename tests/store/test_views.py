@@ -169,6 +169,7 @@ def test_database_file_reopens_read_only(tmp_path: Path) -> None:
     assert_frame_equal(got, s.deltagare_table(read_episodes(), fixture_catalog(), YEAR))
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=episode_rows(), period=periods())
 def test_macros_give_the_polars_tables_on_random_stores(rows: list[dict], period: Period) -> None:
