@@ -7,10 +7,15 @@ Each case runs the command line (`python -m pipeline`, as a user would) in a fre
 folder: the fictitious example förbund for 2025, for Jan–Apr 2025 and then 2025 again (so
 the release history is used), and every raw fixture under tests/fixtures (statistik, ingest,
 ingest with the faulty files of felaktiga, k = 3 and 5). The digest is the SHA-256 of every
-file under reports/ and of the exact tables under processed/<period>/, plus each run's exit
-code. Two things would differ between runs for reasons that are not the code's output, and
-are fixed: the creation time (SOURCE_DATE_EPOCH) and the code version (git is hidden from
-the run, so the version is the package's own).
+file under reports/, of the store's CSV and Markdown files and exact tables under processed/,
+and of the raw folder (the generated example), plus each run's exit code. Two things would
+differ between runs for reasons that are not the code's output, and are fixed: the creation
+time (SOURCE_DATE_EPOCH) and the code version (git is hidden from the run, so the version is
+the package's own).
+
+To compare with an earlier commit: `git worktree add /tmp/fore <commit>`, copy this file to
+/tmp/fore/tools/, run it there (it runs the code of the tree it lies in), then here with
+--compare.
 """
 
 from __future__ import annotations
@@ -55,7 +60,9 @@ def _digest_tree(root: Path) -> dict[str, str]:
     }
 
 
-def _case(name: str, raw_setup, runs: list[list[str]]) -> dict[str, object]:
+def _case(
+    name: str, raw_setup, runs: list[list[str]], generated: bool = False
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         raw, processed, reports = base / "raw", base / "processed", base / "reports"
@@ -64,13 +71,17 @@ def _case(name: str, raw_setup, runs: list[list[str]]) -> dict[str, object]:
         folders = ["--raw", str(raw), "--processed", str(processed), "--reports", str(reports)]
         codes = [_run(["report", *folders, *period]) for period in runs]
         files = _digest_tree(reports) if reports.exists() else {}
+        # The store's readable files and the exact tables of each period (the parquet and
+        # DuckDB files carry writer metadata; their content is in these).
         exact = {
             f"processed/{k}": v
             for k, v in (_digest_tree(processed) if processed.exists() else {}).items()
-            if k.count("/") == 1 and k.endswith(".csv")  # the exact tables of each period
+            if k.endswith((".csv", ".md"))
         }
+        # The raw folder only where the pipeline wrote it (the example); fixtures are inputs.
+        inputs = {f"raw/{k}": v for k, v in _digest_tree(raw).items()} if generated else {}
         print(f"{name}: exit {codes}, {len(files)} published files", file=sys.stderr)
-        return {"exit": codes, "files": {**files, **exact}}
+        return {"exit": codes, "files": {**files, **exact, **inputs}}
 
 
 def _copy(*sources: Path):
@@ -99,7 +110,7 @@ def _example(raw: Path) -> None:
 def cases() -> dict[str, dict[str, object]]:
     year, tertial = ["--year", "2025"], ["--from", "2025-01-01", "--to", "2025-04-30"]
     return {
-        "exempel": _case("exempel", _example, [tertial, year]),
+        "exempel": _case("exempel", _example, [tertial, year], generated=True),
         "statistik_k3": _case(
             "statistik_k3", _copy(FIXTURES / "statistik"), [["--year", "2024", "--k", "3"]]
         ),

@@ -6,6 +6,7 @@ A target (mål) is either a share (`andel`, 0–1) of one outcome measure or a v
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.core.contract import OUTCOME_MEASURES, VOLUME_MEASURES
+from pipeline.core.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID, VOLUME_MEASURES
 from pipeline.core.personnummer import texts_with_personnummer
 
 
@@ -58,7 +59,17 @@ MAL_SCHEMA = pl.Schema(
 
 # --- The declared model of insatser.toml ----------------------------------------------------
 
-_STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, allow_inf_nan=False)
+# A volume target above this is a typing error (and would overflow the exact comparison).
+MAX_ANTAL = 1_000_000
+# The keys each level of the file may have, named in the message for an unknown key.
+_KEYS = {0: "forbund, insats", 2: "id, namn, mal", 4: "matt, andel, antal"}
+
+
+def _shown(text: str) -> str:
+    """A value from the catalog quoted in a message only when it is plain printable text
+    (the file has passed the personnummer scan)."""
+    return f"'{text}'" if text.isprintable() and len(text) <= 40 else "(värdet visas inte)"
 
 
 class _Target(BaseModel):
@@ -71,16 +82,20 @@ class _Target(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> _Target:
-        if self.matt in OUTCOME_MEASURES and self.andel is not None and self.antal is None:
+        if self.andel is not None and self.antal is not None:
+            raise ValueError("ange antingen andel eller antal, inte båda")
+        if self.matt in OUTCOME_MEASURES and self.andel is not None:
             if not 0 <= self.andel <= 1:
                 raise ValueError(f"andel för {self.matt} måste vara 0–1")
-        elif self.matt in VOLUME_MEASURES and self.antal is not None and self.andel is None:
-            if self.antal < 0:
-                raise ValueError(f"antal för {self.matt} måste vara ≥ 0")
+        elif self.matt in VOLUME_MEASURES and self.antal is not None:
+            if not 0 <= self.antal <= MAX_ANTAL:
+                raise ValueError(
+                    f"antal för {self.matt} måste vara 0–{MAX_ANTAL:_}".replace("_", " ")
+                )
         else:
             raise ValueError(
-                f"okänt mål {self.matt!r} (andel för {', '.join(OUTCOME_MEASURES)}; antal för "
-                f"{', '.join(VOLUME_MEASURES)}; ett av dem per mål)"
+                f"okänt mål {_shown(self.matt)} (andel för {', '.join(OUTCOME_MEASURES)}; "
+                f"antal för {', '.join(VOLUME_MEASURES)})"
             )
         return self
 
@@ -90,6 +105,12 @@ class _Insats(BaseModel):
     id: str = Field(min_length=1)
     namn: str = Field(min_length=1)
     mal: list[_Target] = []
+
+    @model_validator(mode="after")
+    def _not_the_total(self) -> _Insats:
+        if self.id == TOTAL_INSATS_ID:
+            raise ValueError(f"id {TOTAL_INSATS_ID} är förbundets totalrad; välj ett annat id")
+        return self
 
     @model_validator(mode="after")
     def _one_target_per_measure(self) -> _Insats:
@@ -108,11 +129,12 @@ class _CatalogFile(BaseModel):
 
 # Pydantic's error types in Swedish (the ones a hand-written insatser.toml can give).
 _ERRORS_SV = {
-    "extra_forbidden": "okänd nyckel (stavfel? nycklarna står i docs/indata.md)",
+    "extra_forbidden": "okänd nyckel (stavfel?)",
     "missing": "saknas",
     "string_type": "måste vara text inom citattecken",
     "string_too_short": "får inte vara tom",
     "float_type": "måste vara ett tal",
+    "finite_number": "måste vara ett ändligt tal",
     "list_type": "måste vara en lista [ … ]",
     "model_type": "måste vara en tabell { … }",
     "model_attributes_type": "måste vara en tabell { … }",
@@ -128,8 +150,9 @@ def _where(location: tuple, data: dict) -> str:
         if isinstance(key, int):
             parts[-1] = f"{parts[-1]} nr {key + 1}"
             if n == 1 and key < len(entries) and isinstance(entries[key], dict):
-                insats_id = str(entries[key].get("id", "")).strip()
-                parts[-1] += f" ({insats_id})" if insats_id else ""
+                insats_id = entries[key].get("id")
+                if isinstance(insats_id, str) and insats_id.strip():
+                    parts[-1] += f" ({_shown(insats_id.strip())})".replace("'", "")
         else:
             parts.append(str(key))
     return ", ".join(parts)
@@ -141,7 +164,9 @@ def _swedish(error: ValidationError, data: dict) -> str:
         if e["type"] == "value_error":
             text = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
         else:
-            text = _ERRORS_SV.get(e["type"], f"ogiltigt värde ({e['type']})")
+            text = _ERRORS_SV.get(e["type"], "ogiltigt värde")
+        if e["type"] == "extra_forbidden":
+            text += f"; tillåtna här: {_KEYS.get(len(e['loc']) - 1, '')}"
         where = _where(tuple(e["loc"]), data)
         messages.append(f"{where}: {text}" if where else text)
     return "; ".join(dict.fromkeys(messages))
@@ -170,8 +195,13 @@ def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
         )
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{source}: kan inte läsas som TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a 5 000-digit number
+        at = re.search(r"line (\d+), column (\d+)", str(exc))
+        where = f" (rad {at[1]}, kolumn {at[2]})" if at else ""
+        raise CatalogError(
+            f"{source}: kan inte läsas som TOML{where}. Kontrollera citattecken, likhetstecken, "
+            "hakparenteser och tal (ett tal får inte vara orimligt långt)."
+        ) from None
     if not data.get("insats"):
         raise CatalogError(f"{source}: inga [[insats]] hittades")
     try:

@@ -964,7 +964,7 @@ def _catalog_text(entries: list[tuple[str, str, Archetype]], forbund: str, seed:
     lines = [
         "# FIKTIVA EXEMPELDATA: insatskatalog för ett påhittat samordningsförbund.",
         "# Ingen verklig verksamhet. Målen är modellerade efter en verklig verksamhetsplan.",
-        f"# Genererad av pipeline.example.generator (seed {seed}); se docs/exempeldata.md.",
+        f"# Genererad av pipeline.example (seed {seed}); se docs/exempeldata.md.",
         f'forbund = "{forbund}"',
     ]
     for insats_id, namn, arch in entries:
@@ -1004,7 +1004,7 @@ def generic_catalog_text(n_insatser: int, seed: int) -> str:
 MARKER_TEXT = """FIKTIVA EXEMPELDATA
 
 Allt i den här mappen är påhittat: samordningsförbundet, kommunerna, insatserna och
-deltagarna. Filerna är genererade av pipeline.example.generator (seed {seed}) för att visa hur
+deltagarna. Filerna är genererade av pipeline.example (seed {seed}) för att visa hur
 uppföljningen fungerar och hur en rapport ser ut. Inga uppgifter kommer från verkliga
 personer, och siffrorna säger ingenting om någon verklig verksamhet.
 

@@ -274,7 +274,9 @@ def _location(exc: BaseException) -> str:
     if not (own or frames):
         return "okänd plats"
     frame = (own or frames)[-1]
-    return f"{Path(frame.filename).name}:{frame.lineno} ({frame.name})"
+    where = Path(frame.filename)
+    shown = where.relative_to(package).as_posix() if own else where.name  # store/files.py
+    return f"{shown}:{frame.lineno} ({frame.name})"
 
 
 def _free_bytes(folder: Path | None) -> int | None:

@@ -12,7 +12,7 @@ Notebook use (any table can be computed alone, for any period and any insatser):
 
     import polars as pl
 
-    from pipeline import statistics as st
+    from pipeline.measures import statistics as st
     from pipeline.core.catalog import read_catalog
     from pipeline.core.period import Period
 

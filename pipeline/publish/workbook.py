@@ -124,14 +124,16 @@ def _write(path, published, catalog, period, k, is_example, created, code_versio
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
     }
     notes = wb.add_worksheet("Om tabellerna")
-    notes.write(0, 0, f"Uppföljning av insatser – {period.swedish} – {catalog.forbund}", f["title"])
+    notes.write_string(
+        0, 0, f"Uppföljning av insatser – {period.swedish} – {catalog.forbund}", f["title"]
+    )
     if is_example:
-        notes.write(1, 0, style.EXEMPEL_TEXT, f["example"])
+        notes.write_string(1, 0, style.EXEMPEL_TEXT, f["example"])
     notes.set_column(0, 0, 26)
     notes.set_column(1, 1, 100)
     for i, (label, text) in enumerate(notes_rows(catalog, period, k, is_example, code_version)):
-        notes.write(3 + i, 0, label, f["label"])
-        notes.write(3 + i, 1, text, f["wrap"])
+        notes.write_string(3 + i, 0, label, f["label"])
+        notes.write_string(3 + i, 1, text, f["wrap"])
     for name in SHEETS:
         if name in published:
             _sheet(wb, f, name, published[name], catalog, period, k, is_example)
@@ -139,11 +141,15 @@ def _write(path, published, catalog, period, k, is_example, created, code_versio
 
 
 def _sheet(wb, f, name, df: pl.DataFrame, catalog, period, k, is_example) -> None:
+    # Text is written as text (write_string): with write(), a name starting with "=" would
+    # become a formula and one starting with "http" a link.
     ws = wb.add_worksheet(style.TABELL_NAMN[name][:31])
-    ws.write(0, 0, f"{style.TABELL_NAMN[name]} – {period.swedish} – {catalog.forbund}", f["title"])
+    ws.write_string(
+        0, 0, f"{style.TABELL_NAMN[name]} – {period.swedish} – {catalog.forbund}", f["title"]
+    )
     if is_example:
-        ws.write(1, 0, style.EXEMPEL_TEXT, f["example"])
-    ws.write(
+        ws.write_string(1, 0, style.EXEMPEL_TEXT, f["example"])
+    ws.write_string(
         2,
         0,
         sheet_note(k),
@@ -153,7 +159,7 @@ def _sheet(wb, f, name, df: pl.DataFrame, catalog, period, k, is_example) -> Non
     widths = []
     for j, col in enumerate(columns):
         heading = style.KOLUMN_NAMN.get(col, col)
-        ws.write(HEADER_ROW, j, heading, f["header"])
+        ws.write_string(HEADER_ROW, j, heading, f["header"])
         widths.append(min(max(len(heading) * 0.8, 8), 30))
     counts = set(COUNT_COLUMNS.get(name, ()))
     share_row = (

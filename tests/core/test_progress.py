@@ -54,5 +54,5 @@ def test_a_failed_stage_says_so_without_the_error_text():
 
     start, failed = _lines(run)
     assert "startar=lager" in start
-    assert "niva=error" in failed and "misslyckades=lager fel=ValueError" in failed
+    assert "niva=warning" in failed and "misslyckades=lager fel=ValueError" in failed
     assert "811218" not in failed

@@ -89,3 +89,20 @@ def test_bytes_are_deterministic(tmp_path, workbook):
     again = tmp_path / "again.xlsx"
     write_workbook(again, published, fx.context(), CREATED)
     assert again.read_bytes() == workbook.read_bytes()
+
+
+def test_a_name_that_looks_like_a_formula_or_a_link_stays_text(tmp_path):
+    import dataclasses
+
+    import openpyxl
+
+    base = fx.context()
+    hostile = '=HYPERLINK("http://x.example","klicka")'
+    catalog = dataclasses.replace(base.catalog, forbund=hostile)
+    path = tmp_path / "wb.xlsx"
+    published = suppress_tables(fx.tables(), 5, link_year=2025)
+    write_workbook(path, published, dataclasses.replace(base, catalog=catalog), CREATED)
+    book = openpyxl.load_workbook(path)
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value]
+    assert not [c for c in cells if c.data_type == "f" or c.hyperlink]
+    assert any(hostile in str(c.value) for c in cells)
