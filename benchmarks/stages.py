@@ -10,7 +10,8 @@ Stages (the pipeline's own public functions, nothing re-implemented):
 
 - floor: the plain read with polars (each CSV read as text, headers renamed, concatenated,
   rows counted): the least any pipeline must do;
-- read: `ingest.discover` + `ingest.load_export` of every file (files streamed one by one);
+- read: `ingest.discover` + `ingest.load_export` of every file (a few at a time in threads,
+  as `store.build_store` reads them);
 - validate: per file `load_export` then `validate.validate_export`, validated episodes kept as
   `store.build_store` keeps them; the time is that of validate_export alone;
 - report: `run.run_report` on fresh processed and reports folders; the pipeline's stage log
@@ -129,13 +130,18 @@ def stage_floor(args: argparse.Namespace) -> dict[str, object]:
 
 
 def stage_read(args: argparse.Namespace) -> dict[str, object]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.core.config import READ_THREADS
     from pipeline.ingest import discover, load_export
 
     def run() -> tuple[int, int, float]:
         started = time.perf_counter()
         files = discover(Path(args.raw))
         discover_s = time.perf_counter() - started
-        rows = sum(load_export(f).rows for f in files)  # streamed, as build_store reads
+        # As build_store reads: READ_THREADS files at a time, each dropped once counted.
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            rows = sum(export.rows for export in pool.map(load_export, files))
         return rows, len(files), discover_s
 
     (rows, n_files, discover_s), seconds, peak = timed(run)

@@ -35,6 +35,9 @@ BACKGROUND_PER_INSATS_MIN = 50
 # A report with more insatser than this (a pooled national store) gets no per-insats charts:
 # hundreds of charts would make the report slow and its HTML page unreadable.
 MAX_INSATSER_WITH_CHARTS = 40
+# Raw files read at the same time by the store (polars releases the GIL, so two or three
+# files in threads use the cores that one file of ten thousand rows leaves idle).
+READ_THREADS = 3
 
 
 def _k_from_env() -> int:

@@ -133,9 +133,7 @@ def stage(name: str, **fields: object) -> Iterator[dict[str, object]]:
     except BaseException as exc:
         seconds = f"{time.perf_counter() - started:.2f}"
         # A warning: the caller decides whether the run fails (nightly retries some errors).
-        warning(
-            f"{name} misslyckades", misslyckades=name, fel=type(exc).__name__, sekunder=seconds
-        )
+        warning(f"{name} misslyckades", misslyckades=name, fel=type(exc).__name__, sekunder=seconds)
         raise
     counts["sekunder"] = f"{time.perf_counter() - started:.2f}"
     info(name, steg=name, **{k: v for k, v in counts.items()})

@@ -30,6 +30,7 @@ raises `RawFileChanged` before anything from it is cached or written.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -38,6 +39,7 @@ from pipeline.core import lock, log
 from pipeline.core.catalog import read_catalog
 from pipeline.core.config import (
     CATALOG_FILE,
+    READ_THREADS,
 )
 from pipeline.core.contract import (
     FILE_LOG_SCHEMA,
@@ -108,11 +110,16 @@ def _build_store(
     with log.stage("inläsning", filer=len(files)) as counts:
         results: list[FileResult] = []
         reread = 0
-        for file in progress(files, "Läser filer"):  # a loop over files, not rows
+
+        def read(file: RawFile) -> tuple[FileResult, bool]:
             # write=False still uses valid cache entries, but adds none.
-            result, was_read = cached_file_result(
-                cache, file, catalog.ids, catalog_sha, today, write=write
-            )
+            return cached_file_result(cache, file, catalog.ids, catalog_sha, today, write=write)
+
+        # A few files at a time, their results in file order (the order in which later
+        # files win the merge); an error in one file is raised in that order too.
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            read_files = list(progress(pool.map(read, files), "Läser filer", total=len(files)))
+        for result, was_read in read_files:  # a loop over files, not rows
             results.append(result)
             reread += was_read
         counts["omlästa"] = reread
