@@ -74,7 +74,7 @@ def test_parses_insatser_targets_and_forbund():
         ('[[insats]\nid="A"', r"TOML \(rad 1, kolumn 9\)"),
         ('[[insats]]\nid="A"\nnamn="a"\n[[insats]]\nid="A"\nnamn="b"', "förekommer flera gånger"),
         ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="narmare_arbete", andel=50}]', "måste vara 0–1"),
-        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="arsplatser", antal=-1}]', "måste vara 0–1 000 000"),
+        ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="arsplatser", antal=-1}]', "0–1 000 000"),
         ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="lycka", andel=0.5}]', "okänt mål"),
         ('[[insats]]\nid="A"\nnamn="a"\nmal=[{matt="arsplatser", andel=0.5}]', "okänt mål"),
     ],
