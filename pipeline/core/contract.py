@@ -59,6 +59,74 @@ AVSLUTSORSAK = (
 )
 NARMARE_ARBETE = ("ja", "nej", "okand")
 
+# The Swedish text of every code, one text per code whatever its list (the report, the
+# submission template and the reader use these). The reader accepts a code or its text, case,
+# accents, dashes and surrounding spaces ignored (`code_lookup`): a closed mapping, anything
+# else is a validation error.
+CODE_TEXTS: dict[str, str] = {
+    "K": "Kvinna",
+    "M": "Man",
+    "forgymnasial": "Förgymnasial",
+    "gymnasial": "Gymnasial",
+    "eftergymnasial": "Eftergymnasial",
+    "ingen": "Ingen",
+    "under_1_ar": "Under 1 år",
+    "1_2_ar": "1–2 år",
+    "2_5_ar": "2–5 år",
+    "5_10_ar": "5–10 år",
+    "over_10_ar": "Över 10 år",
+    "sjukpenning": "Sjukpenning",
+    "sjukersattning": "Sjukersättning",
+    "aktivitetsersattning": "Aktivitetsersättning",
+    "a_kassa": "A-kassa",
+    "aktivitetsstod": "Aktivitetsstöd",
+    "etableringsersattning": "Etableringsersättning",
+    "forsorjningsstod": "Försörjningsstöd",
+    "ingen_offentlig": "Ingen offentlig försörjning",
+    "arbete": "Arbete",
+    "arbete_med_stod": "Arbete med stöd",
+    "studier": "Studier",
+    "arbetssokande": "Arbetssökande",
+    "arbetstraning_praktik": "Arbetsträning/praktik",
+    "rehabilitering": "Rehabilitering",
+    "enligt_plan": "Enligt plan",
+    "avbrott_eget_val": "Avbrott, eget val",
+    "avbrott_sjukdom": "Avbrott, sjukdom",
+    "avbrott_annat": "Avbrott, annat",
+    "flyttat": "Flyttat",
+    "avliden": "Avliden",
+    "felregistrering": "Felregistrering",
+    "ja": "Ja",
+    "nej": "Nej",
+    "okand": "Okänd",
+}
+
+
+def fold_code_text(text: str) -> str:
+    """A code or a code's text as the reader compares them: NFKD without accents, lower case,
+    every dash "-", spaces collapsed and stripped (`pipeline.ingest.validate` does the same
+    in polars).
+
+    >>> fold_code_text("  Sjukersättning "), fold_code_text("1-2 År"), fold_code_text("K")
+    ('sjukersattning', '1-2 ar', 'k')
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    plain = re.sub(r"[\u2010-\u2015\u2212\ufe63\uff0d]", "-", plain)
+    return re.sub(r"\s+", " ", plain).strip()
+
+
+def code_lookup(codes: tuple[str, ...]) -> dict[str, str]:
+    """Folded code or text → code, for one code list.
+
+    >>> code_lookup(KON)["kvinna"], code_lookup(KON)["m"]
+    ('K', 'M')
+    """
+    lookup = {fold_code_text(code): code for code in codes}
+    lookup |= {fold_code_text(CODE_TEXTS[code]): code for code in codes}
+    return lookup
+
+
 # Numeric ranges from the contract.
 ALDER_MIN, ALDER_MAX = 16, 67
 OMFATTNING_MIN, OMFATTNING_MAX = 0, 100

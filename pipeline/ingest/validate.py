@@ -34,6 +34,7 @@ from pipeline.core.contract import (
     RULES,
     STEG_MAX,
     STEG_MIN,
+    code_lookup,
 )
 from pipeline.ingest.readers import ROW_COLUMN
 
@@ -86,11 +87,26 @@ def _parse_int(col: str) -> pl.Expr:
     return pl.col(col).str.strip_prefix("+").str.strip_suffix(".0").cast(pl.Int64, strict=False)
 
 
+def _folded(text: pl.Expr) -> pl.Expr:
+    """`contract.fold_code_text` in polars (tested equal on every code and text)."""
+    return (
+        text.str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.to_lowercase()
+        .str.replace_all("[\u2010-\u2015\u2212\ufe63\uff0d]", "-")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+
+
 def _fold_code(col: str) -> pl.Expr:
-    # Codes are matched case-insensitively (K/k, Arbete/arbete): never a silent default,
-    # a value outside the list is still an error.
-    folded = pl.col(col).str.to_uppercase() if col == "kon" else pl.col(col).str.to_lowercase()
-    return folded.alias(col)
+    # A code or its Swedish text, case, accents, dashes and spaces ignored (K/k/Kvinna,
+    # Arbete/arbete, "Sjukersättning"): a closed mapping from the contract, never a silent
+    # default; any other value is kept as sent and fails the code rule.
+    lookup = code_lookup(COLUMN_BY_NAME[col].codes)
+    return (
+        _folded(pl.col(col)).replace_strict(lookup, default=pl.col(col), return_dtype=pl.String)
+    ).alias(col)
 
 
 def cast_types(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

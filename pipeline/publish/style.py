@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from pipeline.core.contract import CODE_TEXTS
+
 # Okabe–Ito: distinguishable with the common forms of colour blindness.
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -177,8 +179,44 @@ VARIABEL_NAMN = {
     "avslutsorsak": "Avslutsorsak",
 }
 
+# The contract's codes that are categories of the published background tables.
+CATEGORY_CODES = (
+    "forgymnasial",
+    "gymnasial",
+    "eftergymnasial",
+    "ingen",
+    "under_1_ar",
+    "1_2_ar",
+    "2_5_ar",
+    "5_10_ar",
+    "over_10_ar",
+    "sjukpenning",
+    "sjukersattning",
+    "aktivitetsersattning",
+    "a_kassa",
+    "aktivitetsstod",
+    "etableringsersattning",
+    "forsorjningsstod",
+    "ingen_offentlig",
+    "arbete",
+    "arbete_med_stod",
+    "studier",
+    "arbetssokande",
+    "arbetstraning_praktik",
+    "rehabilitering",
+    "enligt_plan",
+    "avbrott_eget_val",
+    "avbrott_sjukdom",
+    "avbrott_annat",
+    "flyttat",
+    "avliden",
+    "felregistrering",
+    "okand",
+)
+
+# Category labels of the report: the contract's code texts (pipeline.core.contract, one text
+# per code) and the report's own categories (age groups, "uppgift saknas").
 KATEGORI_NAMN = {
-    # åldersgrupp
     "16-19": "16–19 år",
     "20-24": "20–24 år",
     "25-29": "25–29 år",
@@ -186,43 +224,7 @@ KATEGORI_NAMN = {
     "40-49": "40–49 år",
     "50-59": "50–59 år",
     "60-67": "60–67 år",
-    # utbildning
-    "forgymnasial": "Förgymnasial",
-    "gymnasial": "Gymnasial",
-    "eftergymnasial": "Eftergymnasial",
-    # tid i offentlig försörjning
-    "ingen": "Ingen",
-    "under_1_ar": "Under 1 år",
-    "1_2_ar": "1–2 år",
-    "2_5_ar": "2–5 år",
-    "5_10_ar": "5–10 år",
-    "over_10_ar": "Över 10 år",
-    # försörjning
-    "sjukpenning": "Sjukpenning",
-    "sjukersattning": "Sjukersättning",
-    "aktivitetsersattning": "Aktivitetsersättning",
-    "a_kassa": "A-kassa",
-    "aktivitetsstod": "Aktivitetsstöd",
-    "etableringsersattning": "Etableringsersättning",
-    "forsorjningsstod": "Försörjningsstöd",
-    "ingen_offentlig": "Ingen offentlig försörjning",
-    # sysselsättning
-    "arbete": "Arbete",
-    "arbete_med_stod": "Arbete med stöd",
-    "studier": "Studier",
-    "arbetssokande": "Arbetssökande",
-    "arbetstraning_praktik": "Arbetsträning/praktik",
-    "rehabilitering": "Rehabilitering",
-    # avslutsorsak
-    "enligt_plan": "Enligt plan",
-    "avbrott_eget_val": "Avbrott, eget val",
-    "avbrott_sjukdom": "Avbrott, sjukdom",
-    "avbrott_annat": "Avbrott, annat",
-    "flyttat": "Flyttat",
-    "avliden": "Avliden",
-    "felregistrering": "Felregistrering",
-    # shared
-    "okand": "Okänd",
+    **{code: CODE_TEXTS[code] for code in CATEGORY_CODES},
     "uppgift_saknas": "Uppgift saknas",
 }
 

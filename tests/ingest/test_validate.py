@@ -136,3 +136,57 @@ def test_refuses_to_run_with_pandera_switched_off(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PANDERA_VALIDATION_ENABLED", "False")
     with pytest.raises(ValidationDisabled, match="PANDERA_VALIDATION_ENABLED"):
         validate_export(export({}), "f.csv", ["SOC"], TODAY)
+
+
+# --- Swedish texts as codes -----------------------------------------------------------------
+
+
+def test_the_code_or_its_text_gives_the_same_episode():
+    texts = {
+        "kon": " kvinna ",
+        "utbildning": "Förgymnasial",
+        "tid_offentlig_forsorjning": "1-2 år",  # a hyphen for the text's en dash
+        "forsorjning_fore": "SJUKERSÄTTNING",
+        "sysselsattning_fore": "Arbetsträning/praktik",
+        "narmare_arbete": "Nej",
+    }
+    codes = {
+        "kon": "K",
+        "utbildning": "forgymnasial",
+        "tid_offentlig_forsorjning": "1_2_ar",
+        "forsorjning_fore": "sjukersattning",
+        "sysselsattning_fore": "arbetstraning_praktik",
+        "narmare_arbete": "nej",
+    }
+    by_text = validate_export(export(texts | ENDED), "f.csv", ["SOC"], TODAY)
+    by_code = validate_export(export(codes | ENDED), "f.csv", ["SOC"], TODAY)
+    assert by_text.quarantine.height == 0
+    assert by_text.episodes.equals(by_code.episodes)
+
+
+def test_a_text_of_another_list_or_a_guess_is_still_an_error():
+    assert failures({"forsorjning_fore": "1–2 år"}) == [(2, "forsorjning_fore", "1–2 år", "kod")]
+    assert failures({"kon": "Kvinnor"}) == [(2, "kon", "Kvinnor", "kod")]  # not the text
+
+
+def test_every_code_has_one_text_and_no_two_codes_fold_alike():
+    from pipeline.core.contract import CODE_TEXTS, COLUMNS, code_lookup, fold_code_text
+
+    for column in (c for c in COLUMNS if c.codes is not None):
+        assert set(column.codes) <= set(CODE_TEXTS)
+        lookup = code_lookup(column.codes)
+        # Each code reached by its code and by its text, and nothing else in the list.
+        assert sorted(set(lookup.values())) == sorted(column.codes)
+        for code in column.codes:  # no code's text folds like another code or its text
+            assert lookup[fold_code_text(code)] == code
+            assert lookup[fold_code_text(CODE_TEXTS[code])] == code
+
+
+def test_polars_folding_equals_the_contracts():
+    from pipeline.core.contract import CODE_TEXTS, fold_code_text
+    from pipeline.ingest.validate import _folded
+
+    samples = [*CODE_TEXTS, *CODE_TEXTS.values()]
+    samples += [f"  {s.upper()} " for s in samples] + ["1—2\u00a0ÅR", "Över\t10 år", "a–kassa"]
+    folded = pl.DataFrame({"t": samples}).select(_folded(pl.col("t")))["t"].to_list()
+    assert folded == [fold_code_text(s) for s in samples]
