@@ -12,11 +12,12 @@ unexport PANDERA_VALIDATION_ENABLED
 RAW ?= data/raw
 PROCESSED ?= data/processed
 REPORTS ?= reports
+TEMPLATE ?= data/processed/insandningsmall.xlsx
 # Period for `make report`: YEAR=2025, or FROM=2025-01-01 TO=2025-08-31; default last full year.
 PERIOD_ARGS := $(if $(YEAR),--year $(YEAR),$(if $(FROM),--from $(FROM) --to $(TO),))
 
 .DEFAULT_GOAL := help
-.PHONY: help install report ingest nightly example test test-fast lint format bench clean
+.PHONY: help install report ingest nightly template example test test-fast lint format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +38,9 @@ ingest: $(STAMP) ## Validate raw exports and update the processed store only
 
 nightly: $(STAMP) ## Run the nightly job once (incremental; exit codes in README and docs/nattkorning.md)
 	$(PY) -m pipeline nightly --raw $(RAW) --processed $(PROCESSED) --reports $(REPORTS)
+
+template: $(STAMP) ## Write the parties' submission template (TEMPLATE=data/processed/insandningsmall.xlsx)
+	$(PY) -m pipeline template --raw $(RAW) --out $(TEMPLATE)
 
 example: $(STAMP) ## Write the fictitious example förbund into data/raw (refuses if it holds files)
 	$(PY) -m pipeline example --raw $(RAW)

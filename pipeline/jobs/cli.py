@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     example = commands.add_parser("example", help="skriv exempelförbundet (fiktiva data)")
     example.add_argument("--raw", type=Path, default=DEFAULT_RAW)
+
+    template = commands.add_parser("template", help="skriv insändningsmallen för parterna (XLSX)")
+    template.add_argument("--raw", type=Path, default=DEFAULT_RAW, help="råmapp med insatser.toml")
+    template.add_argument("--out", type=Path, required=True, help="mallens fil, t.ex. mall.xlsx")
     return parser
 
 
@@ -124,6 +128,18 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"Exempelförbundet (FIKTIVA data) skrevs till {args.raw}: {len(summary.files)} filer, "
             f"{summary.n_episodes} episoder."
         )
+        return EXIT_OK
+    if args.command == "template":
+        from pipeline.core.catalog import read_catalog
+        from pipeline.core.config import CATALOG_FILE
+        from pipeline.parties.template import write_template
+
+        try:
+            out = write_template(args.out, read_catalog(args.raw / CATALOG_FILE))
+        except CatalogError as exc:
+            log.logger.error(str(exc))
+            return EXIT_FAILED
+        print(f"Insändningsmallen skrevs till {out}.")
         return EXIT_OK
     settings = _settings(args)
     if args.command == "nightly":

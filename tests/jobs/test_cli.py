@@ -124,3 +124,14 @@ def test_ingest_of_nothing_readable_says_so(tmp_path: Path, capsys):
     code = main(["ingest", "--raw", str(raw), "--processed", str(tmp_path / "p")])
     assert code == EXIT_REJECTIONS
     assert "INGA DATA: ingen export kunde läsas in" in capsys.readouterr().err
+
+
+def test_template_writes_the_workbook_or_says_why_not(tmp_path: Path, capsys):
+    out = tmp_path / "mall" / "insandningsmall.xlsx"
+    assert main(["template", "--raw", str(FIXTURES / "ingest"), "--out", str(out)]) == EXIT_OK
+    assert out.exists() and "Insändningsmallen skrevs" in capsys.readouterr().out
+    empty = tmp_path / "tom"
+    empty.mkdir()
+    assert main(["template", "--raw", str(empty), "--out", str(tmp_path / "x.xlsx")]) == EXIT_FAILED
+    assert "insatskatalogen saknas" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()

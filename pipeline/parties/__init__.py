@@ -1,0 +1,1 @@
+"""What the förbund gives its parties: the submission template (`template`)."""
