@@ -224,12 +224,18 @@ def _write(path: Path, catalog: Catalog) -> None:
         if check is not None:
             data.data_validation(1, j, ROWS, j, check)
         is_date = column.name in ("startdatum", "slutdatum")
-        data.set_column(
-            j, j, 16 if is_date else max(12, len(heading(column)) + 2), date if is_date else None
-        )
+        width = max(16 if is_date else 12, len(heading(column)) + 3)
+        if column.codes is not None:  # the longest text of its dropdown fits
+            width = max(width, max(len(CODE_TEXTS[code]) for code in column.codes) + 3)
+        data.set_column(j, j, width, date if is_date else None)
     data.freeze_panes(1, 0)
     data.set_row(0, 32)
 
+    for sheet in (data, codes, guide):  # printed (or made a PDF) one page wide
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 0)
+        sheet.set_paper(9)  # A4
+    data.repeat_rows(0)
     guide.set_column(0, 0, 24)
     guide.set_column(1, 1, 100)
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -239,6 +245,8 @@ def _write(path: Path, catalog: Catalog) -> None:
     for i, (label, text) in enumerate(INSTRUCTIONS, start=2):
         guide.write_string(i, 0, label, wb.add_format({"bold": True, "valign": "top"}))
         guide.write_string(i, 1, text, wrap)
+        # Wrapped text needs its row height set (spreadsheet programs do not grow it).
+        guide.set_row(i, 15 * (len(text) // 95 + 1))
     wb.close()
 
 
