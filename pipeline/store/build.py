@@ -52,6 +52,7 @@ from pipeline.ingest import (
     discover,
 )
 from pipeline.store.database import store_is_current, write_store
+from pipeline.store.feedback import write_feedback
 from pipeline.store.files import cache_key, cached_file_result, prune_cache
 from pipeline.store.merge import flag_episodes, merge_episodes
 from pipeline.store.results import (
@@ -155,10 +156,14 @@ def _build_store(
             "Råmappen ändrades mellan kontrollen och skrivningen (en fil lades till, togs bort "
             "eller ändrades). Inget skrevs."
         )
-    if not write or store_is_current(processed, fingerprint):
+    if not write:
         return result
-    with log.stage("lager", episoder=episodes.height):
-        write_store(processed, result, fingerprint)
-        prune_cache(cache, {cache_key(f, catalog_sha) for f in files})
-    result.changed = True
+    if not store_is_current(processed, fingerprint):
+        with log.stage("lager", episoder=episodes.height):
+            write_store(processed, result, fingerprint)
+            prune_cache(cache, {cache_key(f, catalog_sha) for f in files})
+        result.changed = True
+    # After the store (a crash in between: the marker differs and the next run writes it).
+    with log.stage("återkoppling") as counts:
+        counts["arbetsböcker"] = write_feedback(files, result, processed)
     return result
