@@ -172,3 +172,25 @@ def test_a_filled_template_gives_the_store_of_the_same_rows_in_canonical_csv(
     assert from_template.height == 3
     quality = (tmp_path / "p1" / "datakvalitet.md").read_text(encoding="utf-8")
     assert "lästes inte" in quality  # the Koder and Instruktioner sheets, noted as skipped
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (Debian: libreoffice-calc)")
+def test_a_person_sees_every_sheet_of_the_template_printed(template, tmp_path: Path):
+    import subprocess
+
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(template)],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    pdf = tmp_path / "mall.pdf"
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    pages = text.split("\f")
+    # Headings on one page (one page wide), the codes with their texts, the instructions.
+    assert "Deltagare-ID" in pages[0] and "Närmare arbete" in pages[0]
+    assert "Ingen offentlig försörjning" in text and "Sociala företag" in text
+    assert "Pseudonym" in text and "Uppdateringar" in text
