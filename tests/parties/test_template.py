@@ -175,7 +175,7 @@ def test_a_filled_template_gives_the_store_of_the_same_rows_in_canonical_csv(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (Debian: libreoffice-calc)")
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (libreoffice-calc)")
 def test_a_person_sees_every_sheet_of_the_template_printed(template, tmp_path: Path):
     import subprocess
 
