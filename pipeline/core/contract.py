@@ -104,8 +104,8 @@ CODE_TEXTS: dict[str, str] = {
 
 def fold_code_text(text: str) -> str:
     """A code or a code's text as the reader compares them: NFKD without accents, lower case,
-    every dash "-", spaces collapsed and stripped (`pipeline.ingest.validate` does the same
-    in polars).
+    every dash "-", no spaces around a dash, slash or comma, other spaces collapsed and
+    stripped (`pipeline.ingest.validate` does the same in polars).
 
     >>> fold_code_text("  Sjukersättning "), fold_code_text("1-2 År"), fold_code_text("K")
     ('sjukersattning', '1-2 ar', 'k')
@@ -113,6 +113,7 @@ def fold_code_text(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
     plain = re.sub(r"[\u2010-\u2015\u2212\ufe63\uff0d]", "-", plain)
+    plain = re.sub(r"\s*([-/,])\s*", r"\1", plain)  # "1 – 2 år", "Arbetsträning / praktik"
     return re.sub(r"\s+", " ", plain).strip()
 
 

@@ -62,6 +62,7 @@ _ARABIC_INDIC = {chr(0x0660 + d): str(d) for d in range(10)} | {
 }
 # Digit groups inside keys and long runs, for the statistical test.
 _DIGIT_RUN = r"[0-9]{10,16}"
+_SPLIT_NUMBER = r"([0-9]{6}(?:[0-9]{2})?)[-+]([0-9]{4})"
 
 # Years a 12-digit number's date part may have.
 FIRST_YEAR, LAST_YEAR = 1800, 2099
@@ -242,7 +243,11 @@ def glued_numbers(cells: pl.DataFrame) -> pl.DataFrame:
     A run of 10 or 12 digits is one look-alike; a run of 11–16 digits (12 included) also
     gives its first and its last ten digits, where a personnummer with digits added would be.
     """
-    cells = cells.with_columns(pl.col("text").pipe(normalized))
+    # A hyphen or plus inside a key between six or eight digits and four more is where a
+    # personnummer has its separator (`P850312-1234`): the digits are tested as one run.
+    cells = cells.with_columns(
+        pl.col("text").pipe(normalized).str.replace_all(_SPLIT_NUMBER, "${1}${2}")
+    )
     single, other = _split_cells(cells)
     keys = pl.concat(
         [

@@ -25,6 +25,7 @@ from pandera.errors import SchemaErrors
 from pipeline.core.contract import (
     ALDER_MAX,
     ALDER_MIN,
+    CODE_TEXTS,
     COLUMN_BY_NAME,
     COLUMNS,
     OMFATTNING_MAX,
@@ -55,7 +56,11 @@ def ensure_validation_enabled() -> None:
 DATE_COLUMNS = [c.name for c in COLUMNS if c.dtype == pl.Date]
 INT_COLUMNS = [c.name for c in COLUMNS if c.dtype.is_integer()]
 CODE_COLUMNS = [c.name for c in COLUMNS if c.codes is not None]
-CODE_LISTS = {c.name: "tillåtna: " + ", ".join(c.codes) for c in COLUMNS if c.codes is not None}
+CODE_LISTS = {
+    c.name: "tillåtna: " + ", ".join(f"{code} ({CODE_TEXTS[code]})" for code in c.codes)
+    for c in COLUMNS
+    if c.codes is not None
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ def _folded(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"\p{Mn}", "")
         .str.to_lowercase()
         .str.replace_all("[\u2010-\u2015\u2212\ufe63\uff0d]", "-")
+        .str.replace_all(r"\s*([-/,])\s*", "${1}")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
     )

@@ -92,8 +92,8 @@ INSTRUCTIONS = [
     ),
     (
         "Koder",
-        "Välj i listorna. Både koden och texten på bladet Koder godtas, till exempel "
-        "Kvinna eller K.",
+        "Välj i listorna; de visar texterna på bladet Koder. I en export ur ert eget system "
+        "godtas både koden och texten, till exempel K eller Kvinna.",
     ),
     (
         "Uppdateringar",
@@ -189,6 +189,7 @@ def _write(path: Path, catalog: Catalog) -> None:
     wb.set_properties({"title": f"Insändningsmall – {catalog.forbund}", "author": catalog.forbund})
     bold = wb.add_format({"bold": True, "bg_color": "#EEF2F7", "text_wrap": True})
     date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    text_cell = wb.add_format({"num_format": "@"})
     data = wb.add_worksheet(DATA_SHEET)
     codes = wb.add_worksheet(CODE_SHEET)
     guide = wb.add_worksheet(GUIDE_SHEET)
@@ -230,10 +231,12 @@ def _write(path: Path, catalog: Catalog) -> None:
         if check is not None:
             data.data_validation(1, j, ROWS, j, check)
         is_date = column.name in ("startdatum", "slutdatum")
+        as_text = column.name in ("deltagare_id", "kommun", "forbund")
         width = max(16 if is_date else 12, len(heading(column)) + 3)
         if column.codes is not None:  # the longest text of its dropdown fits
             width = max(width, max(len(CODE_TEXTS[code]) for code in column.codes) + 3)
-        data.set_column(j, j, width, date if is_date else None)
+        # Text cells for keys: Excel would turn 0042 into 42, and a number into a number.
+        data.set_column(j, j, width, date if is_date else text_cell if as_text else None)
     data.freeze_panes(1, 0)
     data.set_row(0, 32)
 

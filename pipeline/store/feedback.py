@@ -26,22 +26,30 @@ import xlsxwriter
 
 from pipeline.core import log
 from pipeline.core.contract import CANONICAL_COLUMNS, COLUMN_BY_NAME
+from pipeline.core.hashing import text_sha256
 from pipeline.ingest import ROW_COLUMN, FileRejected, RawFile, load_export
 from pipeline.store.files import DEBUG_ENV
 from pipeline.store.results import StoreResult
 
 FEEDBACK_DIR = "aterkoppling"
 MARKER = ".fingeravtryck"
+MAX_NAME_BYTES = 180
+MAX_ROWS = 10_000  # failing rows shown per sheet; the summary counts them all
 _CREATED = dt.datetime(2000, 1, 1)
 
 
 def feedback_name(relative: str) -> str:
-    """The workbook's name for a raw file (its path with / as __, .xlsx added).
+    """The workbook's name for a raw file: its path with / as __ and .xlsx added; a long path
+    is cut and told apart by a hash of the whole (names stay under 255 bytes).
 
     >>> feedback_name("kommunen/2025-06_export.csv")
     'kommunen__2025-06_export.csv.xlsx'
     """
-    return re.sub(r"[/\\\\]", "__", relative) + ".xlsx"
+    flat = re.sub(r"[/\\\\]", "__", relative)
+    if len(flat.encode("utf-8")) <= MAX_NAME_BYTES:
+        return flat + ".xlsx"
+    cut = flat.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+    return f"{cut}-{text_sha256(relative)[:8]}.xlsx"
 
 
 def _heading(column: str) -> str:
@@ -116,16 +124,18 @@ def _summary_sheet(wb, f, relative: str, quarantine: pl.DataFrame) -> None:
     )
     ws.set_row(1, 32)
     ws.write_row(3, 0, ["Regel", "Kolumn", "Rader", "Radnummer"], f["bold"])
+    # Per sheet too: row 5 of two sheets is two rows.
     rules = (
-        quarantine.group_by("regel_id", "regel", "kolumn", maintain_order=True)
+        quarantine.group_by("regel_id", "regel", "kolumn", "blad", maintain_order=True)
         .agg(pl.col("rad").unique().sort())
-        .sort("regel_id", "kolumn")
+        .sort("regel_id", "kolumn", "blad", nulls_last=True)
     )
     for i, r in enumerate(rules.iter_rows(named=True), start=4):  # one row per rule/column
         numbers = [str(n) for n in r["rad"] if n is not None]
         shown = ", ".join(numbers[:30]) + (" …" if len(numbers) > 30 else "")
         ws.write_string(i, 0, r["regel"] or r["regel_id"], f["wrap"])
-        ws.write_string(i, 1, _heading(r["kolumn"]))
+        where = f" (blad {r['blad']})" if r["blad"] else ""
+        ws.write_string(i, 1, _heading(r["kolumn"]) + where)
         ws.write_number(i, 2, len(numbers))
         ws.write_string(i, 3, shown, f["wrap"])
 
@@ -144,10 +154,16 @@ def _rows_sheet(wb, f, sheet_no: int, text: pl.DataFrame, problems: pl.DataFrame
     _printable(ws)
     ws.write_row(0, 0, ["Rad i filen", *(_heading(c) for c in columns)], f["bold"])
     ws.freeze_panes(1, 1)
-    rules = {
-        (r["rad"], r["kolumn"]): r["regel"] for r in problems.iter_rows(named=True)
-    }  # one entry per failing cell
-    for i, row in enumerate(failing.sort(ROW_COLUMN).iter_rows(named=True), start=1):
+    rules: dict[tuple[int, str], str] = {}
+    for r in problems.iter_rows(named=True):  # one row per failing cell and rule
+        key = (r["rad"], r["kolumn"])
+        rules[key] = f"{rules[key]}; {r['regel']}" if key in rules else (r["regel"] or "")
+    shown = failing.sort(ROW_COLUMN).head(MAX_ROWS)
+    if failing.height > MAX_ROWS:
+        ws.write_string(
+            shown.height + 2, 0, f"… och {failing.height - shown.height} rader till (se Att rätta)."
+        )
+    for i, row in enumerate(shown.iter_rows(named=True), start=1):
         ws.write_number(i, 0, row[ROW_COLUMN])
         for j, column in enumerate(columns, start=1):
             value = row[column]
@@ -172,8 +188,25 @@ def _quarantined(path: Path, raw_file: RawFile, quarantine: pl.DataFrame) -> Non
     wb.close()
 
 
+def _one(target: Path, row: dict, raw_file: RawFile | None, quarantine: pl.DataFrame) -> bool:
+    """Write one file's workbook; False when it has nothing to say or could not be read."""
+    if row["status"] == "avvisad":
+        _rejected(target, row["fil"], row["meddelande"] or "")
+        return True
+    if quarantine.height == 0 or raw_file is None:
+        return False
+    try:
+        _quarantined(target, raw_file, quarantine)
+    except FileRejected:  # changed since it was read: the next run writes it
+        return False
+    return True
+
+
 def write_feedback(raw_files: list[RawFile], result: StoreResult, processed: Path) -> int:
-    """Rewrite the feedback folder for this store; returns how many workbooks it holds."""
+    """Rewrite the feedback folder for this store; returns how many workbooks it holds.
+
+    A workbook that cannot be written is logged and left out (it never stops the store);
+    then no marker is written, so the next run tries again."""
     folder = processed / FEEDBACK_DIR
     if (folder / MARKER).exists() and (folder / MARKER).read_text() == result.fingerprint:
         return len(list(folder.glob("*.xlsx")))
@@ -181,28 +214,24 @@ def write_feedback(raw_files: list[RawFile], result: StoreResult, processed: Pat
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     by_name = {f.relative: f for f in raw_files}
-    written = 0
+    used: set[str] = set()
+    written, complete = 0, True
     for row in result.files.iter_rows(named=True):  # a loop over files
-        target = staging / feedback_name(row["fil"])
-        if row["status"] == "avvisad":
-            _rejected(target, row["fil"], row["meddelande"] or "")
-            written += 1
-            continue
+        name = feedback_name(row["fil"])
+        if name in used:  # `a/b.csv` and `a__b.csv` flatten alike
+            name = f"{name[:-5]}-{text_sha256(row['fil'])[:8]}.xlsx"
         quarantine = result.quarantine.filter(pl.col("fil") == row["fil"])
-        if quarantine.height and row["fil"] in by_name:
-            try:
-                _quarantined(target, by_name[row["fil"]], quarantine)
-            except FileRejected:  # changed since it was read: the next run writes it
-                continue
-            except Exception as exc:  # a feedback workbook never stops the store
-                if os.environ.get(DEBUG_ENV) == "1":
-                    raise
-                log.warning(
-                    "återkopplingen kunde inte skrivas", fil=row["fil"], fel=type(exc).__name__
-                )
-                continue
-            written += 1
-    (staging / MARKER).write_text(result.fingerprint)
+        try:
+            if _one(staging / name, row, by_name.get(row["fil"]), quarantine):
+                used.add(name)
+                written += 1
+        except Exception as exc:  # a feedback workbook never stops the store
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            complete = False
+            log.warning("återkopplingen kunde inte skrivas", fil=row["fil"], fel=type(exc).__name__)
+    if complete:
+        (staging / MARKER).write_text(result.fingerprint)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return written

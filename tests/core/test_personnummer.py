@@ -238,3 +238,19 @@ def test_binomial_tail():
     assert pn.binomial_tail(1, 1, 0.1) == pytest.approx(0.1)
     assert pn.binomial_tail(2, 10, 0.1) == pytest.approx(1 - 0.9**10 - 10 * 0.1 * 0.9**9)
     assert pn.binomial_tail(11, 10, 0.1) == 0.0
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda k: f"P{k[:6]}-{k[6:]}",  # a letter before a hyphenated personnummer
+        lambda k: f"{k[:6]}-{k[6:]}X",  # a letter after it
+        lambda k: f"ID{k[:6]}-{k[6:]}",
+        lambda k: f"P19{k[:6]}-{k[6:]}",  # twelve digits
+        lambda k: f"P{k[:6]}+{k[6:]}",
+    ],
+)
+def test_prefixed_keys_with_a_separator_in_the_number_are_caught(shape):
+    digits = [k[1:] for k in _personnummer_keys(random.Random(13), 40)]
+    keys = [shape(d) for d in digits]
+    assert [p.column for p in pn.scan_frame(_column(keys), "_rad").prefixed] == ["id"], keys[0]

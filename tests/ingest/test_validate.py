@@ -118,7 +118,9 @@ def test_good_rows_kept_bad_rows_quarantined_all_errors_at_once():
 
 def test_every_rule_has_swedish_text_and_code_list_is_named():
     result = validate_export(export({"kon": "X"}), "f.csv", ["SOC"], TODAY)
-    assert result.quarantine["regel"].item() == "värdet finns inte i kodlistan (tillåtna: K, M)"
+    assert result.quarantine["regel"].item() == (
+        "värdet finns inte i kodlistan (tillåtna: K (Kvinna), M (Man))"
+    )
     assert all(text and text[0].islower() for text in RULES.values())
 
 
@@ -187,6 +189,13 @@ def test_polars_folding_equals_the_contracts():
     from pipeline.ingest.validate import _folded
 
     samples = [*CODE_TEXTS, *CODE_TEXTS.values()]
-    samples += [f"  {s.upper()} " for s in samples] + ["1—2\u00a0ÅR", "Över\t10 år", "a–kassa"]
+    samples += [f"  {s.upper()} " for s in samples] + [
+        "1—2\u00a0ÅR",
+        "Över\t10 år",
+        "a–kassa",
+        "1 – 2 år",
+        "Arbetsträning / praktik",
+        "Avbrott ,eget val",
+    ]
     folded = pl.DataFrame({"t": samples}).select(_folded(pl.col("t")))["t"].to_list()
     assert folded == [fold_code_text(s) for s in samples]

@@ -104,3 +104,25 @@ def test_clean_files_get_none_and_a_rebuild_removes_stale_ones(fed, tmp_path: Pa
     shutil.copy(FIXTURES / "ingest" / "2024-12_kommun.csv", raw)
     build_store(raw, tmp_path / "p", TODAY)
     assert list((tmp_path / "p" / FEEDBACK_DIR).glob("*.xlsx")) == []
+
+
+def test_two_rules_on_one_cell_long_names_and_names_that_flatten_alike(tmp_path: Path):
+    raw = tmp_path / "raw"
+    (raw / "kommun").mkdir(parents=True)
+    shutil.copy(FIXTURES / "ingest" / "insatser.toml", raw)
+    bad = "Deltagare-ID;Insats;Kön;Födelseår;Inskrivningsdatum;Avslutsanledning\n"
+    bad += "P1;SOC;K;1980;2024-01-15;xyz\n"  # not a code, and no end date
+    (raw / "kommun" / "export.csv").write_text(bad, encoding="utf-8")
+    (raw / "kommun__export.csv").write_text(bad, encoding="utf-8")
+    deep = raw / ("mapp_" * 30) / ("lång_" * 30)
+    deep.mkdir(parents=True)
+    (deep / "export.doc").write_text("x", encoding="utf-8")  # rejected: unknown format
+    build_store(raw, tmp_path / "p", TODAY)
+    folder = tmp_path / "p" / FEEDBACK_DIR
+    books = sorted(folder.glob("*.xlsx"))
+    assert len(books) == 3 and all(len(p.name.encode()) < 255 for p in books)
+    sheet = openpyxl.load_workbook(folder / feedback_name("kommun/export.csv"))["Rader"]
+    comments = [c.comment.text for r in sheet.iter_rows() for c in r if c.comment]
+    assert len(comments) == 1  # one cell, both its rules
+    assert comments[0].startswith("värdet finns inte i kodlistan")
+    assert comments[0].endswith("; avslutsanledning får bara anges när avslutsdatum finns")
