@@ -49,3 +49,12 @@ def test_a_raw_folder_that_does_not_exist_is_an_error_not_an_example(tmp_path: P
     assert main(["report", "--year", "2025", "--raw", str(empty), *folders]) == EXIT_FAILED
     assert list(empty.iterdir()) == []
     assert not (tmp_path / "r").exists()
+
+
+def test_the_readmes_catalog_example_is_a_valid_catalog():
+    from pipeline.core.catalog import parse_catalog
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    catalog = parse_catalog(block)
+    assert catalog.ids == ["SOC"] and catalog.ekonomi.height == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,6 +45,10 @@ class Catalog:
     insatser: pl.DataFrame
     mal: pl.DataFrame
     forbund: str = "Samordningsförbundet"
+    # Optional per insats (contract section 5): inriktning and målgrupp (PROFIL_SCHEMA), and
+    # per year budget, kostnad (utfall) in kronor and budgeterade deltagare (EKONOMI_SCHEMA).
+    profil: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROFIL_SCHEMA))
+    ekonomi: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EKONOMI_SCHEMA))
 
     @property
     def ids(self) -> list[str]:
@@ -52,6 +56,22 @@ class Catalog:
 
 
 INSATSER_SCHEMA = pl.Schema({"insats_id": pl.String(), "insats": pl.String()})
+INRIKTNINGAR = ("individinriktad", "strukturovergripande")
+PROFIL_SCHEMA = pl.Schema(
+    {"insats_id": pl.String(), "inriktning": pl.String(), "malgrupp": pl.String()}
+)
+EKONOMI_SCHEMA = pl.Schema(
+    {
+        "insats_id": pl.String(),
+        "ar": pl.Int32(),
+        "budget": pl.Float64(),
+        "kostnad": pl.Float64(),
+        "budgeterade_deltagare": pl.Int64(),
+    }
+)
+# Years a budget may be given for, and the most kronor a figure may be (a typing error above).
+FIRST_BUDGET_YEAR, LAST_BUDGET_YEAR = 2000, 2099
+MAX_KRONOR = 10_000_000_000
 MAL_SCHEMA = pl.Schema(
     {"insats_id": pl.String(), "matt": pl.String(), "mal": pl.Float64(), "typ": pl.String()}
 )
@@ -63,7 +83,11 @@ _STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, all
 # A volume target above this is a typing error (and would overflow the exact comparison).
 MAX_ANTAL = 1_000_000
 # The keys each level of the file may have, named in the message for an unknown key.
-_KEYS = {0: "forbund, insats", 2: "id, namn, mal", 4: "matt, andel, antal"}
+_KEYS = {
+    0: "forbund, insats",
+    2: "id, namn, mal, inriktning, malgrupp, budget, kostnad, budgeterade_deltagare",
+    4: "matt, andel, antal",
+}
 
 
 def _shown(text: str) -> str:
@@ -100,11 +124,41 @@ class _Target(BaseModel):
         return self
 
 
+def _per_year(values: dict[str, float], what: str, whole: bool) -> dict[str, float]:
+    """A table keyed by year (`{ 2025 = 1200000 }`): four-digit years, amounts ≥ 0."""
+    for year, amount in values.items():
+        if not (year.isdigit() and FIRST_BUDGET_YEAR <= int(year) <= LAST_BUDGET_YEAR):
+            raise ValueError(
+                f"{what}: {_shown(year)} är inget år ({FIRST_BUDGET_YEAR}–{LAST_BUDGET_YEAR})"
+            )
+        if not 0 <= amount <= MAX_KRONOR or (whole and amount != int(amount)):
+            kind = "ett heltal" if whole else "ett belopp"
+            raise ValueError(f"{what} för {year} måste vara {kind} ≥ 0")
+    return values
+
+
 class _Insats(BaseModel):
     model_config = _STRICT
     id: str = Field(min_length=1)
     namn: str = Field(min_length=1)
     mal: list[_Target] = []
+    inriktning: str = "individinriktad"
+    malgrupp: str | None = None
+    budget: dict[str, float] = {}
+    kostnad: dict[str, float] = {}
+    budgeterade_deltagare: dict[str, float] = {}
+
+    @model_validator(mode="after")
+    def _profile_and_money(self) -> _Insats:
+        if self.inriktning not in INRIKTNINGAR:
+            raise ValueError(
+                f"inriktning {_shown(self.inriktning)} finns inte (tillåtna: "
+                f"{', '.join(INRIKTNINGAR)})"
+            )
+        _per_year(self.budget, "budget", whole=False)
+        _per_year(self.kostnad, "kostnad", whole=False)
+        _per_year(self.budgeterade_deltagare, "budgeterade_deltagare", whole=True)
+        return self
 
     @model_validator(mode="after")
     def _not_the_total(self) -> _Insats:
@@ -139,6 +193,7 @@ _ERRORS_SV = {
     "model_type": "måste vara en tabell { … }",
     "model_attributes_type": "måste vara en tabell { … }",
     "too_short": "får inte vara tom",
+    "dict_type": "måste vara en tabell per år, t.ex. { 2025 = 1200000 }",
 }
 
 
@@ -223,7 +278,29 @@ def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
         ),
         mal=pl.DataFrame(mal, schema=MAL_SCHEMA, orient="row"),
         forbund=model.forbund or "Samordningsförbundet",
+        profil=pl.DataFrame(
+            [(i.id, i.inriktning, i.malgrupp) for i in model.insats],
+            schema=PROFIL_SCHEMA,
+            orient="row",
+        ),
+        ekonomi=_economy(model.insats),
     )
+
+
+def _economy(insatser: list[_Insats]) -> pl.DataFrame:
+    """One row per insats and year that has any of budget, kostnad, budgeterade deltagare."""
+    rows = [
+        (
+            i.id,
+            int(year),
+            i.budget.get(year),
+            i.kostnad.get(year),
+            None if year not in i.budgeterade_deltagare else int(i.budgeterade_deltagare[year]),
+        )
+        for i in insatser
+        for year in sorted({*i.budget, *i.kostnad, *i.budgeterade_deltagare})
+    ]
+    return pl.DataFrame(rows, schema=EKONOMI_SCHEMA, orient="row")
 
 
 def _kind(target: _Target) -> str:

@@ -90,3 +90,38 @@ def test_a_personnummer_in_the_catalog_stops_the_run_and_is_not_shown():
         parse_catalog(text)
     assert "rad 3" in str(refused.value)
     assert "811218" not in str(refused.value) and "9876" not in str(refused.value)
+
+
+def test_optional_profile_and_money_per_year():
+    text = (
+        '[[insats]]\nid="A"\nnamn="a"\ninriktning="strukturovergripande"\nmalgrupp="Unga"\n'
+        "budget={ 2025 = 1200000, 2026 = 1300000.5 }\nkostnad={ 2025 = 1150000 }\n"
+        "budgeterade_deltagare={ 2025 = 40 }\n"
+        '[[insats]]\nid="B"\nnamn="b"\n'
+    )
+    catalog = parse_catalog(text)
+    assert catalog.profil.rows() == [
+        ("A", "strukturovergripande", "Unga"),
+        ("B", "individinriktad", None),  # the default
+    ]
+    assert catalog.ekonomi.rows() == [
+        ("A", 2025, 1200000.0, 1150000.0, 40),
+        ("A", 2026, 1300000.5, None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ('inriktning="annan"', "inriktning 'annan' finns inte"),
+        ("budget={ 25 = 1 }", "'25' är inget år"),
+        ("budget={ 2025 = -1 }", "budget för 2025 måste vara ett belopp ≥ 0"),
+        ("kostnad={ 2025 = 1e12 }", "kostnad för 2025 måste vara ett belopp ≥ 0"),
+        ("budgeterade_deltagare={ 2025 = 4.5 }", "måste vara ett heltal ≥ 0"),
+        ('budget={ 2025 = "1 000" }', "budget, 2025: måste vara ett tal"),
+        ("budget=1000", "måste vara en tabell per år"),
+    ],
+)
+def test_refuses_a_wrong_profile_or_money(key: str, message: str):
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(f'[[insats]]\nid="A"\nnamn="a"\n{key}')
