@@ -138,6 +138,44 @@ def write_exact_tables(tables: dict[str, pl.DataFrame], exact_dir: Path) -> None
         atomic.write_with(exact_dir / f"{name}.csv", table.write_csv)
 
 
+FINSAM_FILE = "uppfoljning_finsam"
+
+
+def write_uppfoljning_finsam(frame: pl.DataFrame, exact_dir: Path) -> None:
+    """uppfoljning_finsam.csv and .xlsx (exact, for the förbund's report to the national
+    system; never under reports/). The workbook's second sheet says which field each column
+    fills."""
+    from pipeline.measures.finsam import FINSAM_FIELDS
+
+    atomic.write_with(exact_dir / f"{FINSAM_FILE}.csv", frame.write_csv)
+
+    def workbook(path: Path) -> None:
+        import xlsxwriter
+
+        wb = xlsxwriter.Workbook(str(path))
+        wb.set_properties({"title": "Uppföljning Finsam", "created": dt.datetime(2000, 1, 1)})
+        bold = wb.add_format({"bold": True, "bg_color": "#EEF2F7"})
+        data = wb.add_worksheet("Uppföljning Finsam")
+        data.write_row(0, 0, frame.columns, bold)
+        for i, row in enumerate(frame.iter_rows(), start=1):  # one row per insats
+            for j, value in enumerate(row):
+                if isinstance(value, int | float):
+                    data.write_number(i, j, value)
+                elif value is not None:
+                    data.write_string(i, j, str(value))
+        data.set_column(0, len(frame.columns) - 1, 18)
+        fields = wb.add_worksheet("Fält")
+        fields.write_row(0, 0, ["Kolumn", "Fält i Uppföljning Finsam"], bold)
+        for i, (column, text) in enumerate(FINSAM_FIELDS.items(), start=1):
+            fields.write_string(i, 0, column)
+            fields.write_string(i, 1, text)
+        fields.set_column(0, 0, 32)
+        fields.set_column(1, 1, 80)
+        wb.close()
+
+    atomic.write_with(exact_dir / f"{FINSAM_FILE}.xlsx", workbook)
+
+
 def ensure_some_input(store: StoreResult, processed: Path) -> None:
     """NoData when not one export could be read: a report of zeros would say nothing true."""
     if store.files_read:
@@ -166,6 +204,7 @@ def run_report(
     could be read; a period without a single accepted episode gives a report marked as
     without data (`no_data`).
     """
+    from pipeline.measures.finsam import uppfoljning_finsam
     from pipeline.measures.statistics import compute_tables
     from pipeline.publish.context import ReportContext
     from pipeline.publish.report import publish_report
@@ -180,6 +219,11 @@ def run_report(
         exact_dir = settings.processed / period.label
         write_exact_tables(tables, exact_dir)
         counts["tabeller"] = len(tables)
+        if period.is_calendar_year:  # the national system takes calendar years
+            write_uppfoljning_finsam(
+                uppfoljning_finsam(tables["deltagare"], store.catalog, period.start.year),
+                exact_dir,
+            )
     total = tables["deltagare"].filter(pl.col("insats_id") == TOTAL_INSATS_ID)
     no_data = int(total["deltagare"].sum()) == 0
     if no_data:

@@ -89,3 +89,19 @@ def test_published_tables_hide_what_k_requires(report: Path):
     assert not {"1", "2"} & set(counts.unpivot()["value"].to_list())
     release = read_release(report / "r" / "2024", current=True)
     assert release is not None and audit([release]).passed
+
+
+@pytest.mark.slow
+def test_uppfoljning_finsam_is_written_exact_and_never_published(report: Path):
+    import openpyxl
+
+    got = pl.read_csv(report / "p" / "2024" / "uppfoljning_finsam.csv")
+    # The hand-computed deltagare: SOC 3 + 3, ARB 4 + 3, TOM none (individinriktad: 0).
+    assert got.select("insats_id", "kvinnor", "man").rows() == [
+        ("SOC", 3, 3),
+        ("ARB", 4, 3),
+        ("TOM", 0, 0),
+    ]
+    book = openpyxl.load_workbook(report / "p" / "2024" / "uppfoljning_finsam.xlsx")
+    assert book.sheetnames == ["Uppföljning Finsam", "Fält"]
+    assert not list((report / "r").rglob("uppfoljning_finsam*"))
