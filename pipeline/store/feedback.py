@@ -163,6 +163,7 @@ def _rows_sheet(wb, f, sheet_no: int, text: pl.DataFrame, problems: pl.DataFrame
         ws.write_string(
             shown.height + 2, 0, f"… och {failing.height - shown.height} rader till (se Att rätta)."
         )
+    # Cells are written one by one (xlsxwriter's way), for at most MAX_ROWS failing rows.
     for i, row in enumerate(shown.iter_rows(named=True), start=1):
         ws.write_number(i, 0, row[ROW_COLUMN])
         for j, column in enumerate(columns, start=1):
