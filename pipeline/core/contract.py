@@ -147,6 +147,11 @@ class Column:
     aliases: tuple[str, ...] = ()
     codes: tuple[str, ...] | None = None
 
+    @property
+    def heading(self) -> str:
+        """The Swedish heading a party writes (the first alias), else the name."""
+        return self.aliases[0] if self.aliases else self.name
+
 
 COLUMNS: tuple[Column, ...] = (
     Column("deltagare_id", pl.String(), True, ("Deltagare-ID", "deltagar_id", "deltagarid")),
@@ -190,6 +195,18 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 COLUMN_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+
+
+def swedish_heading(column: str) -> str:
+    """The Swedish heading of a contract column; any other name as it is.
+
+    >>> swedish_heading("startdatum"), swedish_heading("kolumn nr 3")
+    ('Inskrivningsdatum', 'kolumn nr 3')
+    """
+    known = COLUMN_BY_NAME.get(column)
+    return known.heading if known is not None else column
+
+
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 

@@ -1014,7 +1014,7 @@ Vill du använda riktiga exporter: töm mappen (ta bort även den här filen) oc
 parternas exporter och insatser.toml här. Se docs/exempeldata.md.
 """
 
-SWEDISH_HEADINGS = {c.name: (c.aliases[0] if c.aliases else c.name) for c in COLUMNS}
+SWEDISH_HEADINGS = {c.name: c.heading for c in COLUMNS}
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import difflib
 import re
 
 from pipeline.core.contract import (
-    COLUMN_BY_NAME,
     HEADER_ALIASES,
     REQUIRED_COLUMNS,
     normalize_header,
+    swedish_heading,
 )
 from pipeline.ingest.files import FileRejected
 from pipeline.ingest.readers import Table
@@ -54,16 +54,10 @@ def column_name(position: int, heading: str) -> str:
     return heading.strip() if quotable_heading(heading) else f"kolumn nr {position + 1}"
 
 
-def _display_heading(column: str) -> str:
-    """The Swedish heading of a contract column (its first alias), for messages."""
-    aliases = COLUMN_BY_NAME[column].aliases
-    return aliases[0] if aliases else column
-
-
 def _suggestion(heading: str) -> str | None:
     """The contract heading a misspelt heading most resembles, if any."""
     match = difflib.get_close_matches(normalize_header(heading), list(HEADER_ALIASES), 1, 0.75)
-    return _display_heading(HEADER_ALIASES[match[0]]) if match else None
+    return swedish_heading(HEADER_ALIASES[match[0]]) if match else None
 
 
 def column_mapping(table: Table) -> dict[int, str]:
@@ -97,7 +91,7 @@ def _looks_headless(table: Table) -> bool:
 def missing_columns_message(table: Table, mapping: dict[int, str]) -> str:
     """Why a table is not an export: the missing columns and the unrecognised headings."""
     missing = [c for c in REQUIRED_COLUMNS if c not in mapping.values()]
-    named = ", ".join(f"{c} ({_display_heading(c)})" for c in missing)
+    named = ", ".join(f"{c} ({swedish_heading(c)})" for c in missing)
     if table.header_row is None:
         return "Bladet är tomt."
     if _looks_headless(table):

@@ -28,6 +28,7 @@ from pipeline.core.contract import (
     ALDER_MAX,
     ALDER_MIN,
     CODE_TEXTS,
+    COLUMN_BY_NAME,
     COLUMNS,
     OMFATTNING_MAX,
     OMFATTNING_MIN,
@@ -105,17 +106,12 @@ INSTRUCTIONS = [
 ]
 
 
-def heading(column: Column) -> str:
-    """The Swedish heading of a column, as the reader accepts it (its first alias)."""
-    return column.aliases[0] if column.aliases else column.name
-
-
 def _code_blocks(catalog: Catalog) -> list[tuple[str, list[tuple[str, str]]]]:
     """(heading, [(code, text)]) for the insats column and every code column."""
     insatser = list(zip(catalog.insatser["insats_id"], catalog.insatser["insats"], strict=True))
-    blocks = [(heading(next(c for c in COLUMNS if c.name == "insats_id")), insatser)]
+    blocks = [(COLUMN_BY_NAME["insats_id"].heading, insatser)]
     blocks += [
-        (heading(c), [(code, CODE_TEXTS[code]) for code in c.codes])
+        (c.heading, [(code, CODE_TEXTS[code]) for code in c.codes])
         for c in COLUMNS
         if c.codes is not None
     ]
@@ -137,7 +133,7 @@ def _what(column: Column) -> str:
 
 def _validation(column: Column, col: str, ranges: dict[str, str]) -> dict | None:
     """The data validation of a column's data cells."""
-    stop = {"error_type": "stop", "error_title": heading(column)[:32]}
+    stop = {"error_type": "stop", "error_title": column.heading[:32]}
     if column.name in ranges:
         return {
             "validate": "list",
@@ -198,7 +194,7 @@ def _write(path: Path, catalog: Catalog) -> None:
     codes.write_row(0, 0, ["Kolumn", "Kod", "Text"], bold)
     ranges: dict[str, str] = {}
     row = 1
-    by_heading = {heading(c): c for c in COLUMNS}
+    by_heading = {c.heading: c for c in COLUMNS}
     for name, pairs in _code_blocks(catalog):
         first = row
         for code, text in pairs:
@@ -215,7 +211,7 @@ def _write(path: Path, catalog: Catalog) -> None:
 
     for j, column in enumerate(COLUMNS):
         col = xl_col_to_name(j)
-        data.write_string(0, j, heading(column), bold)
+        data.write_string(0, j, column.heading, bold)
         data.data_validation(
             0,
             j,
@@ -223,7 +219,7 @@ def _write(path: Path, catalog: Catalog) -> None:
             j,
             {
                 "validate": "any",
-                "input_title": heading(column)[:32],
+                "input_title": column.heading[:32],
                 "input_message": _what(column),
             },
         )
@@ -232,7 +228,7 @@ def _write(path: Path, catalog: Catalog) -> None:
             data.data_validation(1, j, ROWS, j, check)
         is_date = column.name in ("startdatum", "slutdatum")
         as_text = column.name in ("deltagare_id", "kommun", "forbund")
-        width = max(16 if is_date else 12, len(heading(column)) + 3)
+        width = max(16 if is_date else 12, len(column.heading) + 3)
         if column.codes is not None:  # the longest text of its dropdown fits
             width = max(width, max(len(CODE_TEXTS[code]) for code in column.codes) + 3)
         # Text cells for keys: Excel would turn 0042 into 42, and a number into a number.

@@ -179,40 +179,9 @@ VARIABEL_NAMN = {
     "avslutsorsak": "Avslutsorsak",
 }
 
-# The contract's codes that are categories of the published background tables.
-CATEGORY_CODES = (
-    "forgymnasial",
-    "gymnasial",
-    "eftergymnasial",
-    "ingen",
-    "under_1_ar",
-    "1_2_ar",
-    "2_5_ar",
-    "5_10_ar",
-    "over_10_ar",
-    "sjukpenning",
-    "sjukersattning",
-    "aktivitetsersattning",
-    "a_kassa",
-    "aktivitetsstod",
-    "etableringsersattning",
-    "forsorjningsstod",
-    "ingen_offentlig",
-    "arbete",
-    "arbete_med_stod",
-    "studier",
-    "arbetssokande",
-    "arbetstraning_praktik",
-    "rehabilitering",
-    "enligt_plan",
-    "avbrott_eget_val",
-    "avbrott_sjukdom",
-    "avbrott_annat",
-    "flyttat",
-    "avliden",
-    "felregistrering",
-    "okand",
-)
+# The contract's codes that are categories of the published background tables: every code
+# but kön's and närmare arbete's (those are columns and rows of their own, not categories).
+CATEGORY_CODES = tuple(code for code in CODE_TEXTS if code not in {"K", "M", "ja", "nej"})
 
 # Category labels of the report: the contract's code texts (pipeline.core.contract, one text
 # per code) and the report's own categories (age groups, "uppgift saknas").

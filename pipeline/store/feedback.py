@@ -25,7 +25,7 @@ import polars as pl
 import xlsxwriter
 
 from pipeline.core import log
-from pipeline.core.contract import CANONICAL_COLUMNS, COLUMN_BY_NAME
+from pipeline.core.contract import CANONICAL_COLUMNS, swedish_heading
 from pipeline.core.hashing import text_sha256
 from pipeline.ingest import ROW_COLUMN, FileRejected, RawFile, load_export
 from pipeline.store.files import DEBUG_ENV
@@ -50,11 +50,6 @@ def feedback_name(relative: str) -> str:
         return flat + ".xlsx"
     cut = flat.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
     return f"{cut}-{text_sha256(relative)[:8]}.xlsx"
-
-
-def _heading(column: str) -> str:
-    known = COLUMN_BY_NAME.get(column)
-    return known.aliases[0] if known is not None and known.aliases else column
 
 
 def _workbook(path: Path) -> xlsxwriter.Workbook:
@@ -135,7 +130,7 @@ def _summary_sheet(wb, f, relative: str, quarantine: pl.DataFrame) -> None:
         shown = ", ".join(numbers[:30]) + (" …" if len(numbers) > 30 else "")
         ws.write_string(i, 0, r["regel"] or r["regel_id"], f["wrap"])
         where = f" (blad {r['blad']})" if r["blad"] else ""
-        ws.write_string(i, 1, _heading(r["kolumn"]) + where)
+        ws.write_string(i, 1, swedish_heading(r["kolumn"]) + where)
         ws.write_number(i, 2, len(numbers))
         ws.write_string(i, 3, shown, f["wrap"])
 
@@ -152,7 +147,7 @@ def _rows_sheet(wb, f, sheet_no: int, text: pl.DataFrame, problems: pl.DataFrame
     ]
     ws = wb.add_worksheet("Rader" if sheet_no == 0 else f"Rader blad {sheet_no + 1}")
     _printable(ws)
-    ws.write_row(0, 0, ["Rad i filen", *(_heading(c) for c in columns)], f["bold"])
+    ws.write_row(0, 0, ["Rad i filen", *(swedish_heading(c) for c in columns)], f["bold"])
     ws.freeze_panes(1, 1)
     rules: dict[tuple[int, str], str] = {}
     for r in problems.iter_rows(named=True):  # one row per failing cell and rule
@@ -173,7 +168,7 @@ def _rows_sheet(wb, f, sheet_no: int, text: pl.DataFrame, problems: pl.DataFrame
             if rule:
                 ws.write_comment(i, j, rule, {"x_scale": 2})
     for j, column in enumerate(columns, start=1):
-        ws.set_column(j, j, max(12, len(_heading(column)) + 2))
+        ws.set_column(j, j, max(12, len(swedish_heading(column)) + 2))
 
 
 def _quarantined(path: Path, raw_file: RawFile, quarantine: pl.DataFrame) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.core.catalog import read_catalog
 from pipeline.core.contract import CODE_TEXTS, COLUMNS
-from pipeline.parties.template import CODE_SHEET, DATA_SHEET, heading, write_template
+from pipeline.parties.template import CODE_SHEET, DATA_SHEET, write_template
 from pipeline.store import build_store
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -91,7 +91,7 @@ def test_every_code_column_has_a_dropdown_of_exactly_the_contracts_texts(templat
     book = openpyxl.load_workbook(template)
     data = book[DATA_SHEET]
     headings = [c.value for c in data[1]]
-    assert headings == [heading(c) for c in COLUMNS]
+    assert headings == [c.heading for c in COLUMNS]
     lists = {}
     for validation in data.data_validations.dataValidation:
         if validation.type == "list":
