@@ -54,6 +54,23 @@ class Catalog:
     def ids(self) -> list[str]:
         return self.insatser["insats_id"].to_list()
 
+    @property
+    def structural_ids(self) -> list[str]:
+        """The strukturövergripande insatser: no participant records, only counted persons."""
+        return [i for i, kind in self.inriktning.items() if kind == "strukturovergripande"]
+
+    @property
+    def with_records(self) -> pl.DataFrame:
+        """`insatser` without the strukturövergripande ones: the rows of every table that
+        counts participant records."""
+        return self.insatser.filter(~pl.col("insats_id").is_in(self.structural_ids))
+
+    @property
+    def inriktning(self) -> dict[str, str]:
+        """Every insats's inriktning (individinriktad when the catalog does not say)."""
+        given = dict(self.profil.select("insats_id", "inriktning").drop_nulls().iter_rows())
+        return {i: given.get(i, "individinriktad") for i in self.ids}
+
 
 INSATSER_SCHEMA = pl.Schema({"insats_id": pl.String(), "insats": pl.String()})
 INRIKTNINGAR = ("individinriktad", "strukturovergripande")
@@ -154,6 +171,11 @@ class _Insats(BaseModel):
             raise ValueError(
                 f"inriktning {_shown(self.inriktning)} finns inte (tillåtna: "
                 f"{', '.join(INRIKTNINGAR)})"
+            )
+        if self.inriktning == "strukturovergripande" and self.mal:
+            raise ValueError(
+                "en strukturövergripande insats har inga deltagaruppgifter och kan inte ha mål "
+                "som mäts på deltagare (ta bort mal)"
             )
         _per_year(self.budget, "budget", whole=False)
         _per_year(self.kostnad, "kostnad", whole=False)

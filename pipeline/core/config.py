@@ -18,6 +18,7 @@ DEFAULT_K = 5
 
 # Files in the processed store.
 EPISODES_FILE = "episoder.parquet"
+COUNTED_FILE = "raknade_deltagare.parquet"  # counted participants (contract section 5)
 QUARANTINE_FILE = "karantan.parquet"
 QUARANTINE_CSV = "karantan.csv"
 DATA_QUALITY_FILE = "datakvalitet.md"
@@ -52,9 +53,11 @@ def _k_from_env() -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the pipeline reads and writes, and the disclosure threshold k."""
+    """Where the pipeline reads and writes, the disclosure threshold k, and the förbund's
+    Word template whose styles rapport.docx takes (None: Word's default styles)."""
 
     raw: Path = DEFAULT_RAW
     processed: Path = DEFAULT_PROCESSED
     reports: Path = DEFAULT_REPORTS
     k: int = field(default_factory=_k_from_env)
+    word_template: Path | None = None

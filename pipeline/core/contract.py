@@ -99,6 +99,8 @@ CODE_TEXTS: dict[str, str] = {
     "ja": "Ja",
     "nej": "Nej",
     "okand": "Okänd",
+    "anonyma": "Anonyma deltagare",
+    "strukturovergripande": "Strukturövergripande insats",
 }
 
 
@@ -317,6 +319,22 @@ TREND_COLUMNS: tuple[str, ...] = (
     "andel",
 )
 # Every table of docs/tabeller.md with its columns, in published order.
+# The published cost table (contract section 5; pipeline.measures.costs): one row per insats
+# and share target, then TOTALT.
+KOSTNAD_COLUMNS: tuple[str, ...] = (
+    "insats_id",
+    "insats",
+    "kostnad",
+    "budget",
+    "deltagare",
+    "kostnad_per_deltagare",
+    "arsplatser",
+    "kostnad_per_arsplats",
+    "matt",
+    "uppnadde",
+    "kostnad_per_uppnadd",
+)
+
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "deltagare": DELTAGARE_COLUMNS,
     "maluppfyllelse": MALUPPFYLLELSE_COLUMNS,
@@ -326,6 +344,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bakgrund": BAKGRUND_COLUMNS,
     "forsorjning_fore_efter": FORSORJNING_FORE_EFTER_COLUMNS,
     "trend": TREND_COLUMNS,
+    "kostnad": KOSTNAD_COLUMNS,
 }
 BEDOMNING = ("uppnatt", "ej_uppnatt", "for_fa_deltagare")
 
@@ -366,6 +385,19 @@ RULES: dict[str, str] = {
     "faltantal": "raden har inte lika många fält (kolumner) som rubrikraden",
     "teckenkodning": "tecken som inte kan läsas i filens teckenkodning (spara filen som UTF-8)",
     "personnummer": "personnummer eller samordningsnummer: hela filen avvisas",
+    "struktur_insats": (
+        "insatsen är strukturövergripande i insatskatalogen: den har inga deltagaruppgifter, "
+        "bara räknade deltagare (fil med insats_id, ar, slag, kvinnor, man)"
+    ),
+    "negativt_antal": "antalet får inte vara negativt",
+    "artal": "året måste vara ett årtal från 2000 till i år",
+    "slag_inriktning": (
+        "slaget stämmer inte med insatsens inriktning i insatskatalogen (anonyma deltagare hör "
+        "till individinriktade insatser, strukturövergripande till strukturövergripande)"
+    ),
+    "dubbel_rad": (
+        "samma insats, år och slag står på flera rader i filen: alla de raderna avvisas, behåll en"
+    ),
 }
 
 
@@ -424,4 +456,43 @@ FLAGGED_SCHEMA = pl.Schema(
 FLAGS = {
     "nyare_version_i_karantan": "senaste versionen ligger i karantän; den äldre godkända används",
     "saknas_i_senaste_exporten": "finns inte med i partens senaste export; den tidigare används",
+}
+
+
+# --- Counted participants (contract section 5) -----------------------------------------------
+
+# Persons who are only counted, never recorded: anonyma deltagare (no consent, protected
+# identity) of an individinriktad insats and the people a strukturövergripande insats reached.
+# One row per insats, year and slag; a file is recognised by these headings.
+COUNTED_KINDS = ("anonyma", "strukturovergripande")
+COUNTED_KEY = ("insats_id", "ar", "slag")
+COUNTED_SCHEMA = pl.Schema(
+    {
+        "insats_id": pl.String(),
+        "ar": pl.Int64(),
+        "slag": pl.String(),
+        "kvinnor": pl.Int64(),
+        "man": pl.Int64(),
+        "fil": pl.String(),  # the raw file the row came from (the latest file wins a key)
+    }
+)
+COUNTED_COLUMNS = tuple(c for c in COUNTED_SCHEMA.names() if c != "fil")
+COUNTED_HEADINGS = {
+    "insats_id": "Insats-id",
+    "ar": "År",
+    "slag": "Slag",
+    "kvinnor": "Kvinnor",
+    "man": "Män",
+}
+# Accepted spellings (normalized as headings are) of the counted file's headings.
+COUNTED_ALIASES: dict[str, str] = {
+    normalize_header(spelling): column
+    for column, spellings in {
+        "insats_id": ("insats_id", "insats", "Insats-id", "insatsid"),
+        "ar": ("ar", "år", "årtal"),
+        "slag": ("slag", "typ"),
+        "kvinnor": ("kvinnor", "antal kvinnor"),
+        "man": ("man", "män", "antal män"),
+    }.items()
+    for spelling in spellings
 }

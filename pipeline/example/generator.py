@@ -960,7 +960,66 @@ def _format_mal(matt: str, typ: str, value: float) -> tuple[str, str]:
     return f'{{ matt = "{matt}", antal = {int(value)} }}', f"{int(value)} {_MATT_TEXT[matt]}"
 
 
-def _catalog_text(entries: list[tuple[str, str, Archetype]], forbund: str, seed: int) -> str:
+# The example's money (fictitious): each insats's budget in 2021 in kronor, growing 3 % a
+# year; the utfall (kostnad) 92–100 % of it; budgeted participants for a few insatser.
+EXAMPLE_BUDGET_2021 = {
+    "KOMP": 3_200_000,
+    "PROC": 1_400_000,
+    "PLATT": 2_900_000,
+    "FORST": 1_800_000,
+    "UTV": 2_600_000,
+    "ISA": 1_500_000,
+    "SOC": 1_100_000,
+    "ODLA": 600_000,
+    "FONT": 900_000,
+    "NATV": 450_000,
+}
+EXAMPLE_BUDGETED_PARTICIPANTS = {"KOMP": 180, "PLATT": 220, "FORST": 80}
+# The example's strukturövergripande insats: no records, its reach counted by the förbund.
+EXAMPLE_STRUCTURAL = (
+    "NATV",
+    "Arbetsgivarnätverket (strukturövergripande)",
+    "arbetsgivare, handläggare och chefer hos parterna",
+)
+COUNTED_FILE = "forbundet/raknade_deltagare.csv"
+
+
+def _per_year(values: dict[int, int]) -> str:
+    return "{ " + ", ".join(f"{year} = {value}" for year, value in values.items()) + " }"
+
+
+def _money_lines(insats_id: str) -> list[str]:
+    """The catalog lines with an example insats's budget, kostnad and budgeted deltagare."""
+    years = range(EXAMPLE_START_YEAR, EXAMPLE_END_YEAR + 1)
+    budget = {
+        y: int(round(EXAMPLE_BUDGET_2021[insats_id] * 1.03 ** (y - EXAMPLE_START_YEAR), -3))
+        for y in years
+    }
+    offset = sum(map(ord, insats_id))
+    kostnad = {y: int(round(b * (0.92 + 0.02 * ((y + offset) % 5)), -3)) for y, b in budget.items()}
+    lines = [f"budget = {_per_year(budget)}", f"kostnad = {_per_year(kostnad)}"]
+    if insats_id in EXAMPLE_BUDGETED_PARTICIPANTS:
+        n = EXAMPLE_BUDGETED_PARTICIPANTS[insats_id]
+        lines.append(f"budgeterade_deltagare = {_per_year(dict.fromkeys(years, n))}")
+    return lines
+
+
+def counted_participants_text() -> str:
+    """The example's counted participants (fictitious): anonyma deltagare of two insatser and
+    the people the strukturövergripande insats reached, per year (CSV, `;` as Excel writes)."""
+    rows = ["insats_id;ar;slag;kvinnor;man"]
+    for n, year in enumerate(range(EXAMPLE_START_YEAR, EXAMPLE_END_YEAR + 1)):
+        rows += [
+            f"KOMP;{year};anonyma;{3 + n % 3};{1 + n % 2}",
+            f"FONT;{year};anonyma;{2 + n % 2};{2 + n % 3}",
+            f"{EXAMPLE_STRUCTURAL[0]};{year};strukturovergripande;{31 + 4 * n};{22 + 3 * n}",
+        ]
+    return "\r\n".join(rows) + "\r\n"
+
+
+def _catalog_text(
+    entries: list[tuple[str, str, Archetype]], forbund: str, seed: int, money: bool = False
+) -> str:
     lines = [
         "# FIKTIVA EXEMPELDATA: insatskatalog för ett påhittat samordningsförbund.",
         "# Ingen verklig verksamhet. Målen är modellerade efter en verklig verksamhetsplan.",
@@ -976,13 +1035,28 @@ def _catalog_text(entries: list[tuple[str, str, Archetype]], forbund: str, seed:
             f'id = "{insats_id}"',
             f'namn = "{namn}"',
             f"mal = [ {', '.join(toml for toml, _ in formatted)} ]",
+            *(_money_lines(insats_id) if money else ()),
+        ]
+    if money:
+        insats_id, namn, malgrupp = EXAMPLE_STRUCTURAL
+        lines += [
+            "",
+            "[[insats]]",
+            "# Strukturövergripande: inga deltagaruppgifter; hur många den nådde står i",
+            f"# {COUNTED_FILE}.",
+            f'id = "{insats_id}"',
+            f'namn = "{namn}"',
+            'inriktning = "strukturovergripande"',
+            f'malgrupp = "{malgrupp}"',
+            *_money_lines(insats_id),
         ]
     return "\n".join(lines) + "\n"
 
 
 def example_catalog_text(seed: int = DEFAULT_SEED) -> str:
     """`insatser.toml` of the example förbund."""
-    return _catalog_text([(a.insats_id, a.namn, a) for a in ARCHETYPES], EXAMPLE_FORBUND, seed)
+    entries = [(a.insats_id, a.namn, a) for a in ARCHETYPES]
+    return _catalog_text(entries, EXAMPLE_FORBUND, seed, money=True)
 
 
 def generic_catalog_text(n_insatser: int, seed: int) -> str:
@@ -1137,6 +1211,7 @@ def generate_example(raw: Path, seed: int = DEFAULT_SEED) -> ExampleSummary:
 
     write_text(raw / EXAMPLE_MARKER, MARKER_TEXT.format(seed=seed))
     write_text(raw / CATALOG_FILE, example_catalog_text(seed))
+    write_text(raw / COUNTED_FILE, counted_participants_text())
     party_of = pl.DataFrame(
         {"insats_id": [a.insats_id for a in ARCHETYPES], "part": [a.part for a in ARCHETYPES]}
     )

@@ -16,17 +16,24 @@ tables of text cells; the modules here decide what of them may be kept (`load_ex
 3. Rows that could not be read as rows (a wrong number of fields, bytes invalid in the
    file's encoding) become quarantine records of their own; the rest go to validation.
 
+A table whose headings are those of counted participants (`insats_id, ar, slag, kvinnor,
+man`; contract section 5) is read the same way as a table of kind COUNTED and validated by
+`pipeline.ingest.counted`.
+
 Messages never quote a file's content: a heading is quoted only when it passed the scan and
 looks like a heading (`quotable_heading`), otherwise it is named by its position.
 """
 
 from pipeline.core.personnummer import PERSONNUMMER_MASK
+from pipeline.ingest.counted import validate_counted
 from pipeline.ingest.files import SHEET_COLUMN, FileRejected, RawFile, discover
-from pipeline.ingest.load import Export, SheetText, load_export
+from pipeline.ingest.load import COUNTED, EPISODES, Export, SheetText, load_export
 from pipeline.ingest.readers import ROW_COLUMN
 from pipeline.ingest.validate import KEY_SCHEMA, ValidationDisabled, validate_export
 
 __all__ = [
+    "COUNTED",
+    "EPISODES",
     "KEY_SCHEMA",
     "PERSONNUMMER_MASK",
     "ROW_COLUMN",
@@ -38,5 +45,6 @@ __all__ = [
     "ValidationDisabled",
     "discover",
     "load_export",
+    "validate_counted",
     "validate_export",
 ]

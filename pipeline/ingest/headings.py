@@ -7,6 +7,9 @@ import difflib
 import re
 
 from pipeline.core.contract import (
+    COUNTED_ALIASES,
+    COUNTED_COLUMNS,
+    COUNTED_HEADINGS,
     HEADER_ALIASES,
     REQUIRED_COLUMNS,
     normalize_header,
@@ -23,9 +26,45 @@ def canonical_of(heading: str | None) -> str | None:
     return HEADER_ALIASES.get(normalize_header(heading or ""))
 
 
+def counted_of(heading: str | None) -> str | None:
+    """The column of a counted-participants file a heading names, or None."""
+    return COUNTED_ALIASES.get(normalize_header(heading or ""))
+
+
 def header_score(headings: list[str | None]) -> int:
-    """How many required columns a row of headings names (the readers' heading search)."""
-    return len({canonical_of(h) for h in headings} & set(REQUIRED_COLUMNS))
+    """How many required columns a row of headings names (the readers' heading search): of
+    an export, or of a counted-participants file, whichever it names more of."""
+    export = len({canonical_of(h) for h in headings} & set(REQUIRED_COLUMNS))
+    return max(export, len({counted_of(h) for h in headings} - {None}))
+
+
+def counted_mapping(table: Table) -> dict[int, str]:
+    """Heading position → column of a counted-participants file (the first heading that
+    names a column; a second one is a column the file does not use)."""
+    mapping: dict[int, str] = {}
+    for position, heading in enumerate(table.headers):
+        column = counted_of(heading)
+        if column is not None and column not in mapping.values():
+            mapping[position] = column
+    return mapping
+
+
+def is_counted_table(mapping: dict[int, str]) -> bool:
+    return set(COUNTED_COLUMNS) <= set(mapping.values())
+
+
+def looks_counted(mapping: dict[int, str]) -> bool:
+    """Names a column only a counted-participants file has (slag, kvinnor, män)."""
+    return bool({"slag", "kvinnor", "man"} & set(mapping.values()))
+
+
+def missing_counted_message(mapping: dict[int, str]) -> str:
+    missing = [c for c in COUNTED_COLUMNS if c not in mapping.values()]
+    named = ", ".join(f"{c} ({COUNTED_HEADINGS[c]})" for c in missing)
+    return (
+        f"Filen ser ut som en fil med räknade deltagare men saknar kolumner: {named}. "
+        "En sådan fil har rubrikerna insats_id, ar, slag, kvinnor, man."
+    )
 
 
 _DATA_LIKE = re.compile(r"[0-9]{3}|@")

@@ -9,6 +9,7 @@ import polars as pl
 
 from pipeline.core.contract import (
     CANONICAL_COLUMNS,
+    COUNTED_COLUMNS,
     QUARANTINE_SCHEMA,
     REQUIRED_COLUMNS,
     RULES,
@@ -17,9 +18,13 @@ from pipeline.ingest import readers
 from pipeline.ingest.files import FileRejected, RawFile
 from pipeline.ingest.headings import (
     column_mapping,
+    counted_mapping,
     header_score,
     heading_label,
+    is_counted_table,
+    looks_counted,
     missing_columns_message,
+    missing_counted_message,
     sheet_label,
 )
 from pipeline.ingest.privacy import ensure_no_personnummer
@@ -28,14 +33,21 @@ from pipeline.ingest.readers import ROW_COLUMN, Table
 # --- The export -----------------------------------------------------------------------------------
 
 
+EPISODES = "episoder"
+COUNTED = "raknade"  # a table of counted participants (contract section 5)
+
+
 @dataclass
 class SheetText:
-    """One table of an export as canonical text columns plus `_rad`, ready to validate."""
+    """One table of an export as canonical text columns plus `_rad`, ready to validate.
+
+    `kind` is EPISODES (the contract's columns) or COUNTED (COUNTED_COLUMNS)."""
 
     sheet: str | None
     text: pl.DataFrame
     quarantine: pl.DataFrame  # rows that could not be read as rows (QUARANTINE_SCHEMA)
     rows: int  # data rows read (blank rows not counted)
+    kind: str = EPISODES
 
 
 @dataclass
@@ -85,7 +97,7 @@ def _read_quarantine(fil: str, table: Table, mapping: dict[int, str]) -> pl.Data
     )
 
 
-def _sheet_text(fil: str, table: Table, mapping: dict[int, str]) -> SheetText:
+def _sheet_text(fil: str, table: Table, mapping: dict[int, str], kind: str = EPISODES) -> SheetText:
     """The readable rows of an export table in canonical columns (plus `_rad`)."""
     cells = table.cells
     if table.problems.height:
@@ -96,10 +108,11 @@ def _sheet_text(fil: str, table: Table, mapping: dict[int, str]) -> SheetText:
         pl.col(ROW_COLUMN),
         *(
             pl.col(present[c]).alias(c) if c in present else pl.lit(None, pl.String).alias(c)
-            for c in CANONICAL_COLUMNS
+            for c in (CANONICAL_COLUMNS if kind == EPISODES else COUNTED_COLUMNS)
         ),
     )
-    return SheetText(table.sheet, text, _read_quarantine(fil, table, mapping), table.cells.height)
+    quarantine = _read_quarantine(fil, table, mapping)
+    return SheetText(table.sheet, text, quarantine, table.cells.height, kind)
 
 
 def read_tables(file: RawFile) -> list[Table]:
@@ -136,6 +149,14 @@ def read_tables(file: RawFile) -> list[Table]:
         ) from exc
 
 
+def _not_a_table(table: Table, mapping: dict[int, str]) -> str:
+    """Why a table is neither an export nor a counted-participants table."""
+    counted = counted_mapping(table)
+    if looks_counted(counted) and len(counted) > len(mapping):
+        return missing_counted_message(counted)
+    return missing_columns_message(table, mapping)
+
+
 def sheets_read(tables: list[Table], sheets: list[SheetText]) -> list[Table]:
     """The tables that were read as exports."""
     read = {s.sheet for s in sheets}
@@ -155,17 +176,19 @@ def load_export(file: RawFile) -> Export:
     rejected: list[tuple[Table, dict[int, str]]] = []
     for table in tables:  # a loop over the file's tables (sheets)
         mapping = column_mapping(table)
+        counted = counted_mapping(table)
         if set(REQUIRED_COLUMNS) <= set(mapping.values()):
             sheets.append(_sheet_text(file.relative, table, mapping))
+        elif is_counted_table(counted):
+            sheets.append(_sheet_text(file.relative, table, counted, COUNTED))
         else:
             rejected.append((table, mapping))
     if not sheets:
         best, mapping = max(rejected, key=lambda tm: len(set(tm[1].values())))
         where = f"Blad {sheet_label(best)}: " if best.sheet and len(rejected) > 1 else ""
-        raise FileRejected(where + missing_columns_message(best, mapping))
+        raise FileRejected(where + _not_a_table(best, mapping))
     for table, mapping in rejected:
-        why = missing_columns_message(table, mapping)
-        notes.append(f"Blad {sheet_label(table)} lästes inte: {why}")
+        notes.append(f"Blad {sheet_label(table)} lästes inte: {_not_a_table(table, mapping)}")
     for table in tables:
         if table.preamble:
             n = len(table.preamble)

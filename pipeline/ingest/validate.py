@@ -28,6 +28,7 @@ from pipeline.core.contract import (
     CODE_TEXTS,
     COLUMN_BY_NAME,
     COLUMNS,
+    COUNTED_KINDS,
     OMFATTNING_MAX,
     OMFATTNING_MIN,
     QUARANTINE_SCHEMA,
@@ -60,7 +61,7 @@ CODE_LISTS = {
     c.name: "tillåtna: " + ", ".join(f"{code} ({CODE_TEXTS[code]})" for code in c.codes)
     for c in COLUMNS
     if c.codes is not None
-}
+} | {"slag": "tillåtna: " + ", ".join(f"{k} ({CODE_TEXTS[k]})" for k in COUNTED_KINDS)}
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,13 @@ def _parse_date(col: str) -> pl.Expr:
     return date.str.to_date("%Y-%m-%d", strict=False)
 
 
-def _parse_int(col: str) -> pl.Expr:
+def parse_int(col: str) -> pl.Expr:
     # A leading + is allowed ("+5"), and a whole number written as a decimal ("1980.0", as
     # programs write a number column with gaps); strip_* are the cheap forms of replace().
     return pl.col(col).str.strip_prefix("+").str.strip_suffix(".0").cast(pl.Int64, strict=False)
 
 
-def _folded(text: pl.Expr) -> pl.Expr:
+def folded(text: pl.Expr) -> pl.Expr:
     """`contract.fold_code_text` in polars (tested equal on every code and text)."""
     return (
         text.str.normalize("NFKD")
@@ -111,7 +112,7 @@ def _fold_code(col: str) -> pl.Expr:
     # default; any other value is kept as sent and fails the code rule.
     lookup = code_lookup(COLUMN_BY_NAME[col].codes)
     return (
-        _folded(pl.col(col)).replace_strict(lookup, default=pl.col(col), return_dtype=pl.String)
+        folded(pl.col(col)).replace_strict(lookup, default=pl.col(col), return_dtype=pl.String)
     ).alias(col)
 
 
@@ -140,7 +141,7 @@ def cast_types(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     typed = text.with_columns(
         *(_parse_date(c) for c in dates),
-        *(_parse_int(c) for c in ints),
+        *(parse_int(c) for c in ints),
         *(_fold_code(c) for c, fold in zip(codes, needs_folding, strict=True) if fold),
     )
     checked = [*dates, *ints]
@@ -166,7 +167,7 @@ def cast_types(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 # --- Step 2: the schema ------------------------------------------------------------------------
 
 
-def _rule(regel_id: str, passes: pl.Expr) -> pa.Check:
+def rule_check(regel_id: str, passes: pl.Expr) -> pa.Check:
     """A pandera check named by its rule; `passes` must be a definite boolean per row."""
     return pa.Check(lambda data: data.lazyframe.select(passes.fill_null(True)), name=regel_id)
 
@@ -186,9 +187,13 @@ SCHEMA_DTYPES: dict[str, pl.DataType] = {
 }
 
 
-def schema_rules(insats_ids: list[str], today: dt.date) -> list[tuple[str, str, pl.Expr]]:
+def schema_rules(
+    insats_ids: list[str], today: dt.date, structural: tuple[str, ...] = ()
+) -> list[tuple[str, str, pl.Expr]]:
     """Every value rule of the data contract: (column, regel_id, passes), in schema order.
 
+    `insats_ids` are the catalog's insatser with participant records; `structural` its
+    strukturövergripande ones (known, but an episode of one is an error of its own).
     `passes` may be null where a value is missing; null counts as passing (a missing value
     is the `saknas` rule's business, for required columns only).
     """
@@ -198,7 +203,12 @@ def schema_rules(insats_ids: list[str], today: dt.date) -> list[tuple[str, str, 
         (c.name, "kod", pl.col(c.name).is_in(list(c.codes))) for c in COLUMNS if c.codes is not None
     ]
     rules += [
-        ("insats_id", "okand_insats", pl.col("insats_id").is_in(insats_ids)),
+        (
+            "insats_id",
+            "okand_insats",
+            pl.col("insats_id").is_in([*insats_ids, *structural]),
+        ),
+        ("insats_id", "struktur_insats", ~pl.col("insats_id").is_in(structural)),
         ("fodelsear", "alder", age.is_between(ALDER_MIN, ALDER_MAX)),
         ("slutdatum", "slut_fore_start", pl.col("slutdatum") >= pl.col("startdatum")),
         ("slutdatum", "framtida_datum", pl.col("slutdatum") <= pl.lit(today)),
@@ -224,11 +234,13 @@ def schema_rules(insats_ids: list[str], today: dt.date) -> list[tuple[str, str, 
     return rules
 
 
-def build_schema(insats_ids: list[str], today: dt.date) -> pa.DataFrameSchema:
+def build_schema(
+    insats_ids: list[str], today: dt.date, structural: tuple[str, ...] = ()
+) -> pa.DataFrameSchema:
     """Every rule of the data contract as a pandera schema for one catalog and run date."""
     checks: dict[str, list[pa.Check]] = {name: [] for name in SCHEMA_DTYPES}
-    for name, regel_id, passes in schema_rules(insats_ids, today):
-        checks[name].append(_rule(regel_id, passes))
+    for name, regel_id, passes in schema_rules(insats_ids, today, structural):
+        checks[name].append(rule_check(regel_id, passes))
     columns = {
         name: pa.Column(dtype, nullable=name not in REQUIRED_COLUMNS, checks=checks[name])
         for name, dtype in SCHEMA_DTYPES.items()
@@ -236,18 +248,26 @@ def build_schema(insats_ids: list[str], today: dt.date) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 
 
-def passes_every_rule(insats_ids: list[str], today: dt.date) -> pl.Expr:
+def passes_every_rule(
+    insats_ids: list[str], today: dt.date, structural: tuple[str, ...] = ()
+) -> pl.Expr:
     """True for a row that breaks no rule of the schema: the same expressions, one pass."""
     return pl.all_horizontal(
         *(pl.col(name).is_not_null() for name in REQUIRED_COLUMNS),
-        *(passes.fill_null(True) for _, _, passes in schema_rules(insats_ids, today)),
+        *(passes.fill_null(True) for _, _, passes in schema_rules(insats_ids, today, structural)),
     )
 
 
 @functools.lru_cache(maxsize=8)
-def _schema(insats_ids: tuple[str, ...], today: dt.date) -> tuple[pa.DataFrameSchema, pl.Expr]:
+def _schema(
+    insats_ids: tuple[str, ...], today: dt.date, structural: tuple[str, ...]
+) -> tuple[pa.DataFrameSchema, pl.Expr]:
     """build_schema and passes_every_rule, built once per catalog and run date."""
-    return build_schema(list(insats_ids), today), passes_every_rule(list(insats_ids), today)
+    ids = list(insats_ids)
+    return (
+        build_schema(ids, today, structural),
+        passes_every_rule(ids, today, structural),
+    )
 
 
 def checked_by_schema(
@@ -361,15 +381,19 @@ def validate_export(
     insats_ids: list[str],
     today: dt.date,
     sheet: str | None = None,
+    structural: tuple[str, ...] = (),
 ) -> Validated:
     """Validate one export table (canonical text columns plus `_rad`): good rows, quarantine
-    (with `sheet` as its blad) and the keys of the rejected rows."""
+    (with `sheet` as its blad) and the keys of the rejected rows.
+
+    `insats_ids`: the catalog's insatser with records; `structural`: its strukturövergripande
+    insatser (an episode of one is rejected: those persons are only counted)."""
     ensure_validation_enabled()
     text = text.with_columns(pl.exclude(ROW_COLUMN).cast(pl.String))
     typed, cast_failures = cast_types(text)
     # A value that did not parse is null after casting; null it is in the schema's eyes too,
     # so the schema would report it again as missing: keep only the cast failure for it.
-    checked = checked_by_schema(typed, *_schema(tuple(insats_ids), today))
+    checked = checked_by_schema(typed, *_schema(tuple(insats_ids), today, tuple(structural)))
     failures = pl.concat(
         [cast_failures, checked.join(cast_failures, on=[ROW_COLUMN, "kolumn"], how="anti")]
     )

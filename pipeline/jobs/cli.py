@@ -37,6 +37,13 @@ def _folders(parser: argparse.ArgumentParser, *, reports: bool = True) -> None:
         parser.add_argument(
             "--reports", type=Path, default=DEFAULT_REPORTS, help="mapp för rapporten"
         )
+        parser.add_argument(
+            "--word-mall",
+            dest="word_template",
+            type=Path,
+            default=None,
+            help="förbundets Word-mall (.docx) vars format rapport.docx ska ha",
+        )
     parser.add_argument("--k", type=int, default=None, help="röjandegräns k (standard 5)")
     parser.add_argument("--quiet", action="store_true", help="bara varningar och fel")
 
@@ -79,6 +86,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         processed=getattr(args, "processed", base.processed),
         reports=getattr(args, "reports", base.reports),
         k=args.k if getattr(args, "k", None) is not None else base.k,
+        word_template=getattr(args, "word_template", None),
     )
 
 

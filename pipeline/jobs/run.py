@@ -176,6 +176,22 @@ def write_uppfoljning_finsam(frame: pl.DataFrame, exact_dir: Path) -> None:
     atomic.write_with(exact_dir / f"{FINSAM_FILE}.xlsx", workbook)
 
 
+def ensure_word_template(template: Path | None) -> None:
+    """The förbund's Word template, when named, must be a .docx that can be read: checked
+    before anything is built, so that a misspelt path does not cost a whole run."""
+    if template is None:
+        return
+    import zipfile
+
+    if not template.is_file():
+        raise InputError(f"Word-mallen {template} finns inte (--word-mall).")
+    if not zipfile.is_zipfile(template) or template.suffix.lower() not in (".docx", ".dotx"):
+        raise InputError(
+            f"Word-mallen {template} är inte en Word-fil (.docx). Spara mallen som "
+            "Word-dokument (.docx) och ange den igen med --word-mall."
+        )
+
+
 def ensure_some_input(store: StoreResult, processed: Path) -> None:
     """NoData when not one export could be read: a report of zeros would say nothing true."""
     if store.files_read:
@@ -204,11 +220,13 @@ def run_report(
     could be read; a period without a single accepted episode gives a report marked as
     without data (`no_data`).
     """
+    from pipeline.measures.costs import has_money, kostnad_table
     from pipeline.measures.finsam import uppfoljning_finsam
     from pipeline.measures.statistics import compute_tables
     from pipeline.publish.context import ReportContext
     from pipeline.publish.report import publish_report
 
+    ensure_word_template(settings.word_template)
     allowed = is_default_raw(settings.raw) if example_if_empty is None else example_if_empty
     ensure_example(settings.raw, allowed=allowed)
     example = is_example_input(settings.raw)
@@ -216,12 +234,18 @@ def run_report(
     ensure_some_input(store, settings.processed)
     with log.stage("statistik", period=period.label) as counts:
         tables = compute_tables(store.episodes, store.catalog, period, k=settings.k)
+        year = period.start.year
+        # Money is per calendar year (the catalog's budget and kostnad): costs only then.
+        if period.is_calendar_year and has_money(store.catalog, year):
+            tables["kostnad"] = kostnad_table(
+                tables["deltagare"], tables["maluppfyllelse"], store.catalog, year
+            )
         exact_dir = settings.processed / period.label
         write_exact_tables(tables, exact_dir)
         counts["tabeller"] = len(tables)
         if period.is_calendar_year:  # the national system takes calendar years
             write_uppfoljning_finsam(
-                uppfoljning_finsam(tables["deltagare"], store.catalog, period.start.year),
+                uppfoljning_finsam(tables["deltagare"], store.catalog, year, store.counted),
                 exact_dir,
             )
     total = tables["deltagare"].filter(pl.col("insats_id") == TOTAL_INSATS_ID)
@@ -242,6 +266,7 @@ def run_report(
             example,
             code_version(),
             no_data,
+            settings.word_template,
         )
         report_dir = publish_report(
             tables, context, settings.reports, progress=lambda message: log.info(message)

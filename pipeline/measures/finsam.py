@@ -4,8 +4,9 @@ row per insats for a calendar year, exact, for the förbund only (never publishe
 Per insats: its inriktning, the distinct participants of the year by kön for an
 individinriktad insats (the exact `deltagare` table, a person in two insatser counted in
 both), budgeterade deltagare, budget and kostnad (utfall) in kronor from the catalog. The
-anonymous and strukturövergripande counts come from the counted-participants file, which is
-not read yet: they are left empty, not zero (nothing is known about them).
+anonymous and strukturövergripande counts come from the counted-participants file (the store's
+`raknade_deltagare`), beside the record counts and never added to them; where the file has
+no row for an insats and year they are left empty, not zero (nothing is known about them).
 
 >>> import polars as pl
 >>> from pipeline.core.catalog import parse_catalog
@@ -14,8 +15,11 @@ not read yet: they are left empty, not zero (nothing is known about them).
 ...     '[[insats]]\\nid = "S"\\nnamn = "Struktur"\\ninriktning = "strukturovergripande"\\n')
 >>> deltagare = pl.DataFrame({"insats_id": ["A", "S", "TOTALT"], "kvinnor": [3, 0, 3],
 ...                           "man": [2, 0, 2]})
->>> uppfoljning_finsam(deltagare, catalog, 2025).select("insats_id", "kvinnor", "budget").rows()
-[('A', 3, 1000.0), ('S', None, None)]
+>>> counted = pl.DataFrame({"insats_id": ["S"], "ar": [2025], "slag": ["strukturovergripande"],
+...                         "kvinnor": [10], "man": [7]})
+>>> uppfoljning_finsam(deltagare, catalog, 2025, counted).select(
+...     "insats_id", "kvinnor", "strukturovergripande_deltagare", "budget").rows()
+[('A', 3, None, 1000.0), ('S', None, 17, None)]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.core.catalog import Catalog
-from pipeline.core.contract import TOTAL_INSATS_ID
+from pipeline.core.contract import COUNTED_COLUMNS, COUNTED_SCHEMA, TOTAL_INSATS_ID
 
 # The columns of uppfoljning_finsam.csv (contract section 5) and the field of the national
 # system each one fills.
@@ -57,29 +61,45 @@ FINSAM_SCHEMA = pl.Schema(
 )
 
 
-def uppfoljning_finsam(deltagare: pl.DataFrame, catalog: Catalog, year: int) -> pl.DataFrame:
+def uppfoljning_finsam(
+    deltagare: pl.DataFrame, catalog: Catalog, year: int, counted: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per insats of the catalog, in catalog order (see the module docstring).
 
-    `deltagare` is the exact deltagare table of the calendar year `year`.
+    `deltagare` is the exact deltagare table of the calendar year `year`; `counted` the
+    counted participants (insats_id, ar, slag, kvinnor, man; COUNTED_SCHEMA).
     """
     counts = deltagare.filter(pl.col("insats_id") != TOTAL_INSATS_ID).select(
         "insats_id", "kvinnor", "man"
     )
     money = catalog.ekonomi.filter(pl.col("ar") == year).drop("ar")
+    of_year = (
+        pl.DataFrame(schema={c: COUNTED_SCHEMA[c] for c in COUNTED_COLUMNS})
+        if counted is None
+        else counted.filter(pl.col("ar") == year)
+    )
+    anonyma = of_year.filter(pl.col("slag") == "anonyma").select(
+        "insats_id", pl.col("kvinnor").alias("anonyma_kvinnor"), pl.col("man").alias("anonyma_man")
+    )
+    struktur = of_year.filter(pl.col("slag") == "strukturovergripande").select(
+        "insats_id", (pl.col("kvinnor") + pl.col("man")).alias("strukturovergripande_deltagare")
+    )
     individ = pl.col("inriktning") == "individinriktad"
     return (
         catalog.insatser.join(catalog.profil, on="insats_id", how="left", maintain_order="left")
         .join(counts, on="insats_id", how="left", maintain_order="left")
         .join(money, on="insats_id", how="left", maintain_order="left")
+        .join(anonyma, on="insats_id", how="left", maintain_order="left")
+        .join(struktur, on="insats_id", how="left", maintain_order="left")
         .select(
             "insats_id",
             "insats",
             pl.col("inriktning").fill_null("individinriktad"),
             pl.when(individ.fill_null(True)).then(pl.col("kvinnor").fill_null(0)).alias("kvinnor"),
             pl.when(individ.fill_null(True)).then(pl.col("man").fill_null(0)).alias("man"),
-            pl.lit(None, pl.Int64).alias("anonyma_kvinnor"),
-            pl.lit(None, pl.Int64).alias("anonyma_man"),
-            pl.lit(None, pl.Int64).alias("strukturovergripande_deltagare"),
+            "anonyma_kvinnor",
+            "anonyma_man",
+            "strukturovergripande_deltagare",
             "budgeterade_deltagare",
             "budget",
             "kostnad",

@@ -126,7 +126,8 @@ def insats_rows(catalog: Catalog, insatser: list[str] | None = None) -> pl.DataF
 
     `insatser` restricts the rows (and the total) to those insatser, in catalog order.
     """
-    rows = catalog.insatser.select("insats_id", "insats")
+    # A strukturövergripande insats has no records (its persons are only counted): no rows.
+    rows = catalog.with_records.select("insats_id", "insats")
     if insatser is not None:
         unknown = sorted(set(insatser) - set(catalog.ids))
         if unknown:
@@ -530,7 +531,7 @@ def trend_measure(catalog: Catalog) -> pl.DataFrame:
     return (
         pl.concat(
             [
-                catalog.insatser.select("insats_id"),
+                catalog.with_records.select("insats_id"),
                 pl.DataFrame({"insats_id": [TOTAL_INSATS_ID]}),
             ]
         )

@@ -70,6 +70,13 @@ SAMPLE_MIP_SECONDS = 5.0
 SAMPLE_MIP_NODES = 20  # a sample needs a feasible point, not an optimum
 # Årsplatser are published with 2 decimals: a value v stands for v ± this.
 PLACES_HALF_STEP = 0.005 + 1e-9
+# A cost per person is published in whole kronor: a value c stands for c ± this.
+COST_HALF_STEP = 0.5 + 1e-9
+COST_PER = {
+    "deltagare": "kostnad_per_deltagare",
+    "arsplatser": "kostnad_per_arsplats",
+    "uppnadde": "kostnad_per_uppnadd",
+}
 # Integer solutions kept per component as starts for its integer programs.
 MAX_POINTS = 256
 # Upper bound on every count while sampling feasible solutions (far above any förbund).
@@ -343,8 +350,10 @@ class _Builder:
         spans: set[Span] = set()
         for r in self.releases:  # a loop over releases
             spans.add((r.period.start, r.period.end))
-            for table in r.tables.values():
-                if "insats_id" in table.columns:
+            for name, table in r.tables.items():
+                # The cost table also lists strukturövergripande insatser, which have no
+                # records (the report says so): they are no part of any count's total.
+                if "insats_id" in table.columns and name != "kostnad":
                     ids.update(table["insats_id"].to_list())
             trend = r.tables.get("trend")
             if trend is not None and trend.height:
@@ -443,7 +452,8 @@ class _Builder:
         span = (release.period.start, release.period.end)
         if release.current:
             self.current_spans.add(span)
-        for name, table in release.tables.items():
+        # The cost table last: it repeats counts of the others and bounds them further.
+        for name, table in sorted(release.tables.items(), key=lambda nt: nt[0] == "kostnad"):
             reader = getattr(self, f"_read_{name}", None)
             if reader is not None and table.height:
                 reader(release, span, table.with_row_index("_r"))
@@ -566,6 +576,35 @@ class _Builder:
             self.assessment(row["bedomning"], value, base, mal, r.k)
             if r.current and not row["bedomning"]:
                 self.open_assessment(n, value, base, mal)
+
+    def _read_kostnad(self, r: Release, span: Span, t: pl.DataFrame) -> None:
+        """The cost table repeats counts of deltagare and maluppfyllelse, and a cost per
+        person c (whole kronor) of a kostnad K shown beside it bounds its count:
+        K/(c + ½) ≤ count ≤ K/(c − ½)."""
+        for row in t.iter_rows(named=True):  # one row per insats and share target
+            i, n = row["insats_id"], row["_r"]
+            if i not in self.insatser:  # strukturövergripande: money only
+                continue
+            counts = {
+                "deltagare": self.point(("pers", i, "alla"), span),
+                "arsplatser": self.point(("ap", i), span, continuous=True),
+            }
+            self.cell(r, "kostnad", n, "deltagare", row["deltagare"], counts["deltagare"])
+            places = _number(row["arsplatser"])
+            if places is not None:
+                self.model.add(
+                    counts["arsplatser"], places - PLACES_HALF_STEP, places + PLACES_HALF_STEP
+                )
+            if row["matt"] in NESTED or row["matt"] == "narmare_arbete":
+                counts["uppnadde"] = self._outcome(i, "alla", row["matt"], span)[1]
+                self.cell(r, "kostnad", n, "uppnadde", row["uppnadde"], counts["uppnadde"])
+            kostnad = _number(row["kostnad"])
+            for count, terms in counts.items():
+                each = _number(row[COST_PER[count]])
+                if kostnad is None or each is None or kostnad <= 0:
+                    continue
+                high = kostnad / (each - COST_HALF_STEP) if each > COST_HALF_STEP else INF
+                self.model.add(terms, kostnad / (each + COST_HALF_STEP), high)
 
     def _read_bakgrund(self, r: Release, span: Span, t: pl.DataFrame) -> None:
         self.published.add(("bakgrund", span))

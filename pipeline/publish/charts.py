@@ -568,6 +568,48 @@ def arsplatser_spec(published, catalog, period, k, example) -> ChartSpec:
     )
 
 
+def kostnad_spec(published, catalog, period, k, example) -> ChartSpec | None:
+    """Kostnad per deltagare per insats; a hidden one is marked as its count is."""
+    costs = published["kostnad"].filter(pl.col("insats_id") != TOTAL_INSATS_ID)
+    costs = costs.unique("insats_id", keep="first", maintain_order=True).filter(
+        # Insatser with records (a strukturövergripande one has no deltagare cell) and
+        # persons: a hidden count (`<5`, `..`) is kept and marked.
+        pl.col("kostnad").is_not_null()
+        & pl.col("deltagare").is_not_null()
+        & (numeric("deltagare").fill_null(1) > 0)
+    )
+    if costs.height == 0:
+        return None
+    return ChartSpec(
+        name="kostnad",
+        kind="staplar",
+        title=f"Kostnad per deltagare, {period.swedish}",
+        subtitle=catalog.forbund,
+        footnote=_footnote(
+            "Insatsens kostnad (utfall) under året delad med antalet deltagare (personer).",
+            catalog,
+            k,
+        ),
+        alt="Kostnad per deltagare i kronor per insats.",
+        data={
+            "labels": costs["insats"].to_list(),
+            "values": [
+                None if v is None else v / 1000 for v in costs["kostnad_per_deltagare"].to_list()
+            ],
+            "markers": [
+                None if v is not None else _marker(t)
+                for v, t in zip(
+                    costs["kostnad_per_deltagare"].to_list(), _text(costs, "deltagare"), strict=True
+                )
+            ],
+            "color": style.HUVUDFARG,
+            "xlabel": "Tusen kronor per deltagare",
+        },
+        example=example,
+        rows=costs.height,
+    )
+
+
 def bakgrund_spec(
     published, catalog, period, k, example, insats_id: str, variabel: str, name: str, base: str
 ) -> ChartSpec | None:
@@ -728,6 +770,8 @@ def chart_specs(
             specs.append(bakgrund_spec(*args, TOTAL_INSATS_ID, variabel, variabel, ENDED_BASE))
     if "trend" in published:
         specs.append(trend_spec(*args))
+    if "kostnad" in published:
+        specs.append(kostnad_spec(*args))
     # Per-insats charts illustrate the report's insats sections (SVG, embedded in the HTML);
     # the print-resolution PNGs are made for the förbund-wide charts, which go into the
     # årsredovisning. A pooled national store has hundreds of insatser: no per-insats charts.

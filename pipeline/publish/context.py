@@ -4,6 +4,7 @@ quarantine, the example marking and the code version (every part of a publicatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -24,3 +25,4 @@ class ReportContext:
     is_example: bool
     code_version: str
     no_data: bool = False  # no accepted episode in the period: the report says so first
+    word_template: Path | None = None  # the förbund's .docx whose styles rapport.docx takes

@@ -956,3 +956,49 @@ def numeric(col: str) -> pl.Expr:
     [12.0, None, None]
     """
     return pl.col(col).cast(pl.String).cast(pl.Float64, strict=False).alias(col)
+
+
+# --- The cost table ---------------------------------------------------------------------------
+
+
+def published_costs(costs: pl.DataFrame, published: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The cost table as published: its counts are the published cells of `deltagare` and
+    `maluppfyllelse` (the same text: a number, `<k`, `..` or empty), and a cost per person
+    or per årsplats is shown, in whole kronor, only where its count is shown. Kostnad and
+    budget come from the catalog (no person data).
+
+    >>> costs = pl.DataFrame({"insats_id": ["A", "B"], "insats": ["Alfa", "Beta"],
+    ...     "kostnad": [1000.0, 900.0], "budget": [None, None], "matt": [None, None]})
+    >>> d = pl.DataFrame({"insats_id": ["A", "B"], "deltagare": ["8", "<5"],
+    ...                   "arsplatser": ["2.5", ".."]})
+    >>> m = pl.DataFrame({"insats_id": ["A"], "matt": ["x"], "taljare": ["4"]})
+    >>> published_costs(costs, {"deltagare": d, "maluppfyllelse": m}).select(
+    ...     "deltagare", "kostnad_per_deltagare", "kostnad_per_arsplats").rows()
+    [('8', 125, 400), ('<5', None, None)]
+    """
+    counts = published["deltagare"].select("insats_id", "deltagare", "arsplatser")
+    reached = published["maluppfyllelse"].select(
+        "insats_id", "matt", pl.col("taljare").alias("uppnadde")
+    )
+    return (
+        costs.select("insats_id", "insats", "kostnad", "budget", pl.col("matt").cast(pl.String))
+        .join(counts, on="insats_id", how="left", maintain_order="left")
+        .join(reached, on=["insats_id", "matt"], how="left", maintain_order="left")
+        .with_columns(
+            _cost_per("deltagare"),
+            _cost_per("arsplatser", "kostnad_per_arsplats"),
+            _cost_per("uppnadde", "kostnad_per_uppnadd"),
+            pl.col("kostnad", "budget").cast(pl.Float64).round(0).cast(pl.Int64),
+        )
+        .select(TABLE_COLUMNS["kostnad"])
+    )
+
+
+def _cost_per(count: str, name: str | None = None) -> pl.Expr:
+    shown = numeric(count)
+    return (
+        pl.when(shown > 0)
+        .then((pl.col("kostnad") / shown).round(0).cast(pl.Int64))
+        .otherwise(None)
+        .alias(name or f"kostnad_per_{count}")
+    )

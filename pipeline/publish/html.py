@@ -107,6 +107,10 @@ def _bedomning(bedomning: str | None) -> dict[str, str | None]:
     return {"code": bedomning, "label": style.label(bedomning, style.BEDOMNING_NAMN)}
 
 
+def _float(value: object) -> float | None:
+    return None if value is None or value == "" else float(value)
+
+
 def _summary(published: dict[str, pl.DataFrame], k: int) -> dict[str, object] | None:
     m = published.get("maluppfyllelse")
     if m is None or m.height == 0:
@@ -117,7 +121,9 @@ def _summary(published: dict[str, pl.DataFrame], k: int) -> dict[str, object] | 
             r["insats"],
             _mal_text(r["matt"], r["mal"]),
             _utfall_text(r, k),
+            style.count_text(r["taljare"]),
             style.count_text(r["namnare"]),
+            style.procent(_float(r["andel_okand"])),
             _bedomning(r["bedomning"]),
         ]
         for r in m.iter_rows(named=True)
@@ -130,9 +136,9 @@ def _summary(published: dict[str, pl.DataFrame], k: int) -> dict[str, object] | 
         "for_fa": counts["for_fa_deltagare"],
         "open": m["bedomning"].null_count(),
         "table": _table(
-            ["Insats", "Mål", "Utfall", "Bas (avslutade)", "Bedömning"],
+            ["Insats", "Mål", "Utfall", "Nådde målet", "Bas", "Okänt", "Bedömning"],
             rows,
-            [False, False, True, True, False],
+            [False, False, True, True, True, True, False],
             caption="Måluppfyllelse per insats",
         ),
     }
@@ -247,6 +253,7 @@ def _insatser(
         {
             "id": iid,
             "name": names[iid],
+            "strukturovergripande": catalog.inriktning[iid] == "strukturovergripande",
             "key_figures": _key_figures(published, iid),
             "goals": _insats_goals(published, iid, context.k),
             "utfall": _utfall_table(published, iid),
@@ -254,6 +261,34 @@ def _insatser(
         }
         for iid in catalog.ids
     ]
+
+
+def _kostnad_table(published: dict[str, pl.DataFrame]) -> Table | None:
+    """Costs per insats; an insats with several share targets has a row per target."""
+    costs = published.get("kostnad")
+    if costs is None:
+        return None
+    first = ~pl.col("insats_id").is_duplicated() | pl.col("insats_id").is_first_distinct()
+    rows = [
+        [
+            r["insats"] if r["_first"] else "",
+            style.kronor_text(r["kostnad"]) if r["_first"] else "",
+            style.kronor_text(r["budget"]) if r["_first"] else "",
+            style.kronor_text(r["kostnad_per_deltagare"]) if r["_first"] else "",
+            style.kronor_text(r["kostnad_per_arsplats"]) if r["_first"] else "",
+            style.label(r["matt"], style.MATT_NAMN),
+            style.count_text(r["uppnadde"]) if r["matt"] else "",
+            style.kronor_text(r["kostnad_per_uppnadd"]),
+        ]
+        for r in costs.with_columns(_first=first).iter_rows(named=True)
+    ]
+    headers = ["Insats", "Kostnad", "Budget", "Per deltagare", "Per årsplats"]
+    return _table(
+        [*headers, "Andelsmål", "Nådde målet", "Per nådd"],
+        rows,
+        [False, True, True, True, True, False, True, True],
+        caption="Kostnad (utfall) och budget under året, per deltagare, årsplats och resultat",
+    )
 
 
 def _bakgrund_tables(published: dict[str, pl.DataFrame]) -> list[Table]:
@@ -363,6 +398,7 @@ def render_html(
             figures=figures,
             summary=_summary(published, c.k),
             deltagare=_deltagare_table(published),
+            kostnad=_kostnad_table(published),
             insatser=_insatser(published, c, figures, charts),
             fore_efter=_fore_efter_table(published),
             bakgrund=_bakgrund_tables(published),

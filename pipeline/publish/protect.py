@@ -36,6 +36,7 @@ from pipeline.publish.disclosure import (
     OUTCOME_BASE_COLUMNS,
     SECONDARY_MARK,
     DisclosureError,
+    published_costs,
     suppress_tables,
 )
 
@@ -188,12 +189,14 @@ def protect_release(
     say = progress or (lambda _msg: None)
     label = period.label
     tables = published_detail(tables)
+    # The cost table is derived from what is published, never suppressed on its own.
+    costs = tables.pop("kostnad", None)
     forced: set[tuple[str, int, str]] = set()
     withheld: set[tuple[str, int]] = set()  # rows left out, where nothing else helps
     seen: dict[str, int] = defaultdict(int)  # finding → rounds it has been found in
     hints: list[dict] = []  # the last audit's solutions: most hold after more hiding
     for round_no in range(1, max_rounds + 1):
-        published, frozen_rows = _suppressed(tables, k, period, history, forced, withheld)
+        published, frozen_rows = _suppressed(tables, k, period, history, forced, withheld, costs)
         csv, result = _audited(published, k, period, history, hints)
         if result.passed:
             break
@@ -240,12 +243,14 @@ def protect_release(
 
 
 def _suppressed(
-    tables, k, period, history, forced, withheld=frozenset()
+    tables, k, period, history, forced, withheld=frozenset(), costs=None
 ) -> tuple[dict[str, pl.DataFrame], frozenset[int]]:
     published = _withhold(suppress_tables(tables, k, link_year(period), forced), withheld)
     frozen_rows: frozenset[int] = frozenset()
     if "trend" in published:
         published["trend"], frozen_rows = frozen_trend(published["trend"], period, history)
+    if costs is not None:
+        published["kostnad"] = published_costs(costs, published)
     return published, frozen_rows
 
 

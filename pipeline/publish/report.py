@@ -34,6 +34,7 @@ from pipeline.publish.manifest import (
 )
 from pipeline.publish.protect import protect_release
 from pipeline.publish.releases import archive_if_changed, published_releases
+from pipeline.publish.word import WORD_FILE, WordInfo, write_word
 from pipeline.publish.workbook import write_workbook
 
 TABLE_DIR = "tabeller"
@@ -41,7 +42,7 @@ CHART_DIR = "diagram"
 HTML_FILE = "rapport.html"
 EXAMPLE_NOTE_FILE = "FIKTIVA_EXEMPELDATA.txt"
 # Extensions of files this module writes; others in the report folder are carried over.
-OWN_SUFFIXES = {".csv", ".xlsx", ".png", ".svg", ".txt", ".html", ".json"}
+OWN_SUFFIXES = {".csv", ".xlsx", ".png", ".svg", ".txt", ".html", ".json", ".docx"}
 
 
 def workbook_name(period: Period) -> str:
@@ -196,8 +197,24 @@ def _write_report(
         for spec, names in zip(specs, chart_files, strict=True)
     ]
     html_path = out / HTML_FILE
-    write_text(html_path, render_html(published, c, svgs))
+    page = render_html(published, c, svgs)
+    write_text(html_path, page)
     written.append(html_path)
+
+    say("Rapport (Word)")
+    pngs = {
+        spec.name: chart_dir / name
+        for spec, names in zip(specs, chart_files, strict=True)
+        for name in names
+        if name.endswith(".png")
+    }
+    info = WordInfo(
+        title=f"Uppföljning av insatser {c.period.swedish}",
+        author=c.catalog.forbund,
+        created=created_wb,
+        example_text=style.EXEMPEL_TEXT if c.is_example else None,
+    )
+    written.append(write_word(out / WORD_FILE, page, pngs, info, c.word_template))
 
     say("Manifest")
     manifest = build_manifest(out, written, c, created_time())

@@ -232,6 +232,12 @@ KOLUMN_NAMN = {
     "forsorjning_efter": "Försörjning efter",
     "antal": "Antal",
     "ar": "År",
+    "kostnad": "Kostnad (kr)",
+    "budget": "Budget (kr)",
+    "kostnad_per_deltagare": "Kostnad per deltagare (kr)",
+    "kostnad_per_arsplats": "Kostnad per årsplats (kr)",
+    "uppnadde": "Antal som nått målet",
+    "kostnad_per_uppnadd": "Kostnad per person som nått målet (kr)",
 }
 
 TABELL_NAMN = {
@@ -243,7 +249,19 @@ TABELL_NAMN = {
     "bakgrund": "Bakgrund",
     "forsorjning_fore_efter": "Försörjning före-efter",
     "trend": "Trend",
+    "kostnad": "Kostnader",
 }
+
+
+def kronor_text(value: float | int | None) -> str:
+    """Whole kronor, thousands apart as in `heltal`.
+
+    >>> kronor_text(3386000), kronor_text(None)
+    ('3\xa0386\xa0000\xa0kr', '')
+    """
+    if _missing(value):
+        return ""
+    return f"{heltal(round(value))}\xa0kr"
 
 
 def label(code: str | None, names: dict[str, str] | None = None) -> str:

@@ -32,6 +32,19 @@ SHEETS: dict[str, str] = {
     "bakgrund": "Deltagarnas bakgrund per kön: antal per kategori.",
     "forsorjning_fore_efter": "Avslutade deltagare per försörjning före start och vid avslut.",
     "trend": "Deltagare och utfall per kalenderår.",
+    "kostnad": (
+        "Kostnad (utfall) och budget per insats, per deltagare, per årsplats och per person som "
+        "nått andelsmålet; dolt där antalet är dolt."
+    ),
+}
+# Counts of the cost table (copies of published counts) and its columns in kronor.
+KOSTNAD_COUNTS = ("deltagare", "uppnadde")
+KRONOR_COLUMNS = {
+    "kostnad",
+    "budget",
+    "kostnad_per_deltagare",
+    "kostnad_per_arsplats",
+    "kostnad_per_uppnadd",
 }
 
 SHARE_COLUMNS = {"andel", "ki_lag", "ki_hog", "andel_okand", "andel_kvinnor", "andel_man"}
@@ -161,7 +174,7 @@ def _sheet(wb, f, name, df: pl.DataFrame, catalog, period, k, is_example) -> Non
         heading = style.KOLUMN_NAMN.get(col, col)
         ws.write_string(HEADER_ROW, j, heading, f["header"])
         widths.append(min(max(len(heading) * 0.8, 8), 30))
-    counts = set(COUNT_COLUMNS.get(name, ()))
+    counts = set(COUNT_COLUMNS.get(name, KOSTNAD_COUNTS if name == "kostnad" else ()))
     share_row = (
         [m in OUTCOME_MEASURES for m in df["matt"].to_list()] if name == "maluppfyllelse" else None
     )
@@ -212,6 +225,9 @@ def _cell(ws, f, row, col_idx, name, col, value, counts, share_row, i) -> float:
         else:
             ws.write_number(row, col_idx, number, f["dec2" if col == "arsplatser" else "dec1"])
         return 8
+    if col in KRONOR_COLUMNS:
+        ws.write_number(row, col_idx, float(value), f["count"])
+        return 12
     if col in SHARE_COLUMNS:
         ws.write_number(row, col_idx, float(value), f["pct"])
         return 8

@@ -9,6 +9,8 @@ path order wins, rows in file order) and writes, each file atomically:
 - `karantan.parquet` / `karantan.csv`: every rejected value with file, row, column, rule
 - `inlasta_filer.parquet`: every file seen, its hash, rows read, accepted, rejected
 - `dubbletter.parquet`: episodes carried by several files and how their versions differ
+- `raknade_deltagare.parquet`: counted participants (anonyma, strukturövergripande), one row
+  per insats, year and slag (the last file in path order wins a key)
 - `datakvalitet.md`: the readable data-quality summary
 - `tillstand.json`, written last: the fingerprint of the inputs the store was built from
 
@@ -54,7 +56,7 @@ from pipeline.ingest import (
 from pipeline.store.database import store_is_current, write_store
 from pipeline.store.feedback import write_feedback
 from pipeline.store.files import cache_key, cached_file_result, prune_cache
-from pipeline.store.merge import flag_episodes, merge_episodes
+from pipeline.store.merge import flag_episodes, merge_counted, merge_episodes
 from pipeline.store.results import (
     CACHE_DIR,
     POSITION,
@@ -114,7 +116,7 @@ def _build_store(
 
         def read(file: RawFile) -> tuple[FileResult, bool]:
             # write=False still uses valid cache entries, but adds none.
-            return cached_file_result(cache, file, catalog.ids, catalog_sha, today, write=write)
+            return cached_file_result(cache, file, catalog, catalog_sha, today, write=write)
 
         # A few files at a time, their results in file order (the order in which later
         # files win the merge); an error in one file is raised in that order too.
@@ -150,6 +152,7 @@ def _build_store(
         flagged,
         reread,
         fingerprint=fingerprint,
+        counted=merge_counted([r.counted for r in results]),
     )
     if expect_fingerprint is not None and fingerprint != expect_fingerprint:
         raise InputsChanged(

@@ -16,6 +16,7 @@ import duckdb
 from pipeline.core import atomic
 from pipeline.core.catalog import Catalog
 from pipeline.core.config import (
+    COUNTED_FILE,
     DATA_QUALITY_FILE,
     DUCKDB_FILE,
     EPISODES_FILE,
@@ -121,6 +122,7 @@ def write_store(processed: Path, result: StoreResult, fingerprint: str) -> None:
         FILE_LOG_FILE: result.files.write_parquet,
         DUPLICATES_FILE: result.duplicates.write_parquet,
         FLAGGED_FILE: result.flagged.write_parquet,
+        COUNTED_FILE: result.counted.write_parquet,
         DATA_QUALITY_FILE: lambda tmp: tmp.write_text(quality, encoding="utf-8"),
     }
     with contextlib.ExitStack() as group:

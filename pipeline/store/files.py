@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.core import atomic, log
+from pipeline.core.catalog import Catalog
 from pipeline.core.contract import (
     CANONICAL_COLUMNS,
     EPISODE_KEY,
@@ -19,10 +20,12 @@ from pipeline.core.contract import (
 )
 from pipeline.core.hashing import file_sha256, text_sha256
 from pipeline.ingest import (
+    COUNTED,
     PERSONNUMMER_MASK,
     ROW_COLUMN,
     FileRejected,
     RawFile,
+    validate_counted,
     validate_export,
 )
 from pipeline.ingest import load_export as _load_export
@@ -32,7 +35,9 @@ from pipeline.store.results import (
     RULES_VERSION,
     FileResult,
     RawFileChanged,
+    empty_counted,
     empty_episodes,
+    empty_keys,
 )
 
 # --- One file ----------------------------------------------------------------------------------
@@ -50,8 +55,11 @@ def _log_row(file: RawFile, **values: object) -> dict[str, object]:
     return row | values
 
 
-def process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileResult:
-    """Read and validate one export; a rejected file gives no episodes and a clear message."""
+def process_file(file: RawFile, catalog: Catalog, today: dt.date) -> FileResult:
+    """Read and validate one export; a rejected file gives no episodes and a clear message.
+
+    A table of counted participants (contract section 5) is validated as such; its rows are
+    kept apart from the episodes (`FileResult.counted`)."""
     try:
         export = _unexpected_as_rejection(file)
     except FileRejected as rejected:
@@ -64,28 +72,51 @@ def process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileRe
         )
         quarantine = _rejected_file_quarantine(file.relative, rejected)
         return FileResult(empty_episodes(), quarantine, log_row)
-    episodes, quarantines, keys = [], [], []
+    episodes, quarantines, keys, counted = [], [], [], [empty_counted()]
     for sheet_no, sheet in enumerate(export.sheets):  # a loop over the file's sheets
-        validated = validate_export(sheet.text, file.relative, insats_ids, today, sheet.sheet)
+        if sheet.kind == COUNTED:
+            counts = validate_counted(
+                sheet.text, file.relative, catalog.inriktning, today, sheet.sheet
+            )
+            counted.append(counts.counted.drop(ROW_COLUMN))
+            quarantines += [sheet.quarantine, counts.quarantine]
+            continue
+        validated = validate_export(
+            sheet.text,
+            file.relative,
+            catalog.with_records["insats_id"].to_list(),
+            today,
+            sheet.sheet,
+            tuple(catalog.structural_ids),
+        )
         position = _positioned(sheet_no)
         episodes.append(validated.episodes.select(position, *CANONICAL_COLUMNS))
         keys.append(validated.rejected_keys.select(position, *EPISODE_KEY))
         quarantines += [sheet.quarantine, validated.quarantine]
     quarantine = pl.concat(quarantines)
-    good = pl.concat(episodes)
+    good = pl.concat([empty_episodes(), *episodes])
+    kept_counts = pl.concat(counted)
+    kept = good.height + kept_counts.height
     log_row = _log_row(
         file,
         teckenkodning=export.encoding,
         blad=len(export.sheets),
         rader=export.rows,
-        godkanda_rader=good.height,
-        avvisade_rader=export.rows - good.height,
+        godkanda_rader=kept,
+        avvisade_rader=export.rows - kept,
         tomma_rader=export.blank_rows,
         status="inlast",
         anmarkningar=" ".join(export.notes) or None,
     )
     date_dependent = bool(quarantine.filter(pl.col("regel_id") == "framtida_datum").height)
-    return FileResult(good, quarantine, log_row, date_dependent, pl.concat(keys))
+    return FileResult(
+        good,
+        quarantine,
+        log_row,
+        date_dependent,
+        pl.concat([empty_keys(), *keys]),
+        kept_counts,
+    )
 
 
 DEBUG_ENV = "FINSAM_FELSOK"  # set to 1 to let an unexpected error while reading raise
@@ -133,9 +164,9 @@ def cache_key(file: RawFile, catalog_sha: str) -> str:
     return text_sha256(text)[:32]
 
 
-def _checked_process_file(file: RawFile, insats_ids: list[str], today: dt.date) -> FileResult:
+def _checked_process_file(file: RawFile, catalog: Catalog, today: dt.date) -> FileResult:
     """process_file, then make sure the file still has the hash it was discovered with."""
-    result = process_file(file, insats_ids, today)
+    result = process_file(file, catalog, today)
     try:
         unchanged = file_sha256(file.path) == file.sha256
     except OSError:  # removed or replaced while read
@@ -168,6 +199,7 @@ def _read_cache_entry(cache: Path, key: str, today: dt.date) -> FileResult | Non
             meta["log_row"],
             meta["date_dependent"],
             parts["rejected_keys"],
+            parts["counted"],
         )
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None  # a damaged cache entry is simply recomputed
@@ -176,7 +208,7 @@ def _read_cache_entry(cache: Path, key: str, today: dt.date) -> FileResult | Non
 def cached_file_result(
     cache: Path,
     file: RawFile,
-    insats_ids: list[str],
+    catalog: Catalog,
     catalog_sha: str,
     today: dt.date,
     *,
@@ -188,11 +220,11 @@ def cached_file_result(
     cached = _read_cache_entry(cache, key, today)
     if cached is not None:
         return cached, False
-    result = _checked_process_file(file, insats_ids, today)
+    result = _checked_process_file(file, catalog, today)
     if not write:
         return result, True
     hashes = {}
-    frames = (result.episodes, result.quarantine, result.rejected_keys)
+    frames = (result.episodes, result.quarantine, result.rejected_keys, result.counted)
     for part, frame in zip(CACHE_PARTS, frames, strict=True):
         path = cache / f"{key}.{part}.parquet"
         # No fsync: the meta file (written last, durably) holds each part's hash, and a part

@@ -10,6 +10,8 @@ import polars as pl
 
 from pipeline.core.contract import (
     CANONICAL_COLUMNS,
+    COUNTED_KEY,
+    COUNTED_SCHEMA,
     EPISODE_KEY,
     EPISODE_SCHEMA,
     FLAGGED_SCHEMA,
@@ -25,6 +27,20 @@ from pipeline.store.results import (
 )
 
 # --- Merging files -------------------------------------------------------------------------------
+
+
+def merge_counted(per_file: list[pl.DataFrame]) -> pl.DataFrame:
+    """Counted participants of files given in sorted path order: for each insats, year and
+    slag the row of the last file that has it (a later file corrects an earlier one), sorted
+    by the key.
+
+    >>> a = pl.DataFrame({"insats_id": ["A"], "ar": [2025], "slag": ["anonyma"],
+    ...                   "kvinnor": [1], "man": [2], "fil": ["a.csv"]})
+    >>> merge_counted([a, a.with_columns(kvinnor=pl.lit(3), fil=pl.lit("b.csv"))]).rows()
+    [('A', 2025, 'anonyma', 3, 2, 'b.csv')]
+    """
+    stacked = pl.concat([pl.DataFrame(schema=COUNTED_SCHEMA), *per_file], how="vertical_relaxed")
+    return stacked.unique(COUNTED_KEY, keep="last", maintain_order=True).sort(COUNTED_KEY)
 
 
 def _file_positions(per_file: list[pl.DataFrame]) -> pl.DataFrame:

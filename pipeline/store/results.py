@@ -8,6 +8,7 @@ import polars as pl
 
 from pipeline.core.catalog import Catalog
 from pipeline.core.contract import (
+    COUNTED_SCHEMA,
     EPISODE_KEY,
     EPISODE_SCHEMA,
     FLAGGED_SCHEMA,
@@ -23,10 +24,10 @@ FLAGGED_FILE = "flaggade_episoder.parquet"
 STATE_FILE = "tillstand.json"
 CACHE_DIR = ".cache"
 # Bump when reading or validation rules change, so cached per-file results are not reused.
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 # Order of a row in the merge: file number, sheet number and row, packed in one Int64.
 POSITION = "_position"
-CACHE_PARTS = ("episodes", "quarantine", "rejected_keys")
+CACHE_PARTS = ("episodes", "quarantine", "rejected_keys", "counted")
 # A series of exports is cumulative when its latest export still carries at least this share
 # of the episodes of the export before it (docs/antaganden.md, I15).
 CUMULATIVE_SHARE = 0.8
@@ -70,6 +71,7 @@ class FileResult:
     log_row: dict[str, object]
     date_dependent: bool = False
     rejected_keys: pl.DataFrame = field(default_factory=lambda: empty_keys())
+    counted: pl.DataFrame = field(default_factory=lambda: empty_counted())  # COUNTED_SCHEMA
 
 
 @dataclass
@@ -86,6 +88,8 @@ class StoreResult:
     files_reread: int = 0
     notes: list[str] = field(default_factory=list)
     fingerprint: str = ""  # of the inputs (tillstand.json holds it once written)
+    # Counted participants (COUNTED_SCHEMA), one row per insats, year and slag.
+    counted: pl.DataFrame = field(default_factory=lambda: empty_counted())
 
     @property
     def rejected_rows(self) -> int:
@@ -106,3 +110,7 @@ def empty_episodes() -> pl.DataFrame:
 
 def empty_keys() -> pl.DataFrame:
     return pl.DataFrame(schema={POSITION: pl.Int64, **{c: KEY_SCHEMA[c] for c in EPISODE_KEY}})
+
+
+def empty_counted() -> pl.DataFrame:
+    return pl.DataFrame(schema=COUNTED_SCHEMA)

@@ -9,7 +9,9 @@ counting; tests/store/test_views.py proves that every macro gives exactly the ta
 
 Objects created by `create_views(con, processed_dir, catalog)`:
 
-- views `episoder` (the store file) and `episoder_harledda` (episodes + derived fields);
+- views `episoder` (the store file) and `episoder_harledda` (episodes + derived fields),
+  and `raknade_deltagare` (counted participants: anonyma, strukturövergripande; never to be
+  added to the episodes' counts);
 - tables `insatser` (insats_id, insats, ordning) and `mal` (insats_id, matt, mal, typ,
   ordning) from the catalog (without a catalog: the insatser found in the data, no targets);
 - scalar macros `wilson_lag(taljare, namnare)` and `wilson_hog(taljare, namnare)`;
@@ -35,7 +37,7 @@ import polars as pl
 
 from pipeline.core import atomic
 from pipeline.core.catalog import Catalog, target_fraction
-from pipeline.core.config import DEFAULT_K, EPISODES_FILE
+from pipeline.core.config import COUNTED_FILE, DEFAULT_K, EPISODES_FILE
 from pipeline.core.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID, TOTAL_INSATS_NAMN
 from pipeline.measures import definitions as d
 
@@ -270,7 +272,7 @@ def _create_catalog_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog | No
     )
     # Inserted from Arrow in one statement each (executemany takes a millisecond a row).
     tables = {
-        "insatser": catalog.insatser.with_row_index("ordning").select(
+        "insatser": catalog.with_records.with_row_index("ordning").select(
             "insats_id", "insats", pl.col("ordning").cast(pl.Int64)
         ),
         "mal": catalog.mal.with_row_index("ordning").select(
@@ -319,6 +321,12 @@ def create_views(
         "CREATE OR REPLACE VIEW episoder_harledda AS "
         f"SELECT * FROM read_parquet({_text(str(derived))})"
     )
+    counted = processed_dir / COUNTED_FILE
+    if counted.exists():  # counted participants: beside the episodes, never joined to them
+        con.execute(
+            "CREATE OR REPLACE VIEW raknade_deltagare AS "
+            f"SELECT * FROM read_parquet({_text(str(counted))})"
+        )
     _create_catalog_tables(con, catalog)
     con.execute(
         f"CREATE OR REPLACE MACRO wilson_lag(taljare, namnare) AS ({_wilson_sql(upper=False)})"

@@ -20,6 +20,7 @@ from pipeline.core.config import CATALOG_FILE, EXAMPLE_MARKER
 from pipeline.core.contract import EPISODE_KEY, EPISODE_SCHEMA
 from pipeline.example.generator import (
     ARCHETYPES,
+    COUNTED_FILE,
     DEFAULT_SEED,
     END_COLUMNS,
     PARTIES,
@@ -135,7 +136,7 @@ def party_of() -> dict[str, str]:
 
 def test_writes_marker_catalog_and_one_export_per_party_and_year(raw):
     folder, summary = raw
-    expected = {EXAMPLE_MARKER, CATALOG_FILE} | {
+    expected = {EXAMPLE_MARKER, CATALOG_FILE, COUNTED_FILE} | {
         f"{part}/{year}-12_export.{suffix}"
         for part, suffix in (("kommunerna", "csv"), ("regionen", "xlsx"))
         for year in YEARS
@@ -148,7 +149,8 @@ def test_writes_marker_catalog_and_one_export_per_party_and_year(raw):
         if p.is_file() and p.name != ".gitkeep"
     }
     assert written == expected == on_disk
-    assert sorted(PARTIES) == sorted({p.split("/")[0] for p in expected if "/" in p})
+    parties = {p.split("/")[0] for p in expected if "/" in p and p != COUNTED_FILE}
+    assert sorted(PARTIES) == sorted(parties)
     assert "FIKTIVA EXEMPELDATA" in (folder / EXAMPLE_MARKER).read_text(encoding="utf-8")
 
 
@@ -200,7 +202,11 @@ def test_catalog_parses_with_the_targets_of_the_plan(raw):
     assert text == example_catalog_text()
     assert text.startswith("# FIKTIVA EXEMPELDATA")
     catalog = parse_catalog(text)
-    assert catalog.ids == ["KOMP", "PROC", "PLATT", "FORST", "UTV", "ISA", "SOC", "ODLA", "FONT"]
+    assert catalog.ids == [
+        *("KOMP", "PROC", "PLATT", "FORST", "UTV", "ISA", "SOC", "ODLA", "FONT"),
+        "NATV",  # the strukturövergripande insats: no records, no targets
+    ]
+    assert catalog.structural_ids == ["NATV"]
     assert "fiktivt" in catalog.forbund
     targets = {(i, m): (v, t) for i, m, v, t in catalog.mal.rows()}
     assert targets[("KOMP", "aktivitet_sysselsattning")] == (0.5, "andel")
@@ -270,7 +276,8 @@ def test_every_export_holds_the_snapshot_of_its_party_at_its_year_end(raw, episo
     folder, _ = raw
     parts = pl.DataFrame({"insats_id": list(party_of()), "part": list(party_of().values())})
     with_part = episodes.join(parts, on="insats_id")
-    for path in (p for p in raw[1].files if p.parent != folder):
+    exports = (p for p in raw[1].files if p.parent != folder and p != folder / COUNTED_FILE)
+    for path in exports:
         year = int(path.name[:4])
         expected = export_snapshot(
             with_part.filter(pl.col("part") == path.parent.name).drop("part"),
@@ -296,7 +303,11 @@ def test_exports_are_cumulative_and_ends_filled_in_later(raw):
 
 def test_last_export_wins_and_gives_the_final_episodes(raw, episodes):
     _, summary = raw
-    exports = [p for p in summary.files if p.suffix in {".csv", ".xlsx", ".parquet"}]
+    exports = [
+        p
+        for p in summary.files
+        if p.suffix in {".csv", ".xlsx", ".parquet"} and not p.as_posix().endswith(COUNTED_FILE)
+    ]
     stacked = pl.concat([read_back(p) for p in sorted(exports)])
     merged = stacked.unique(subset=list(EPISODE_KEY), keep="last", maintain_order=True)
     assert by_key(merged).equals(by_key(episodes))

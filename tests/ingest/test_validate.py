@@ -186,7 +186,7 @@ def test_every_code_has_one_text_and_no_two_codes_fold_alike():
 
 def test_polars_folding_equals_the_contracts():
     from pipeline.core.contract import CODE_TEXTS, fold_code_text
-    from pipeline.ingest.validate import _folded
+    from pipeline.ingest.validate import folded
 
     samples = [*CODE_TEXTS, *CODE_TEXTS.values()]
     samples += [f"  {s.upper()} " for s in samples] + [
@@ -197,5 +197,5 @@ def test_polars_folding_equals_the_contracts():
         "Arbetsträning / praktik",
         "Avbrott ,eget val",
     ]
-    folded = pl.DataFrame({"t": samples}).select(_folded(pl.col("t")))["t"].to_list()
+    folded = pl.DataFrame({"t": samples}).select(folded(pl.col("t")))["t"].to_list()
     assert folded == [fold_code_text(s) for s in samples]

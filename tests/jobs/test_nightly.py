@@ -492,7 +492,7 @@ def test_a_full_disk_at_any_write_leaves_the_store_whole(before, reference, tmp_
     monkeypatch.undo()
     monkeypatch.setattr(nightly, "RETRY_WAIT_SECONDS", 0.0)
     phases = [_phase(p, processed) for p in counting.paths]
-    assert phases.count("cache") == 3 and phases.count("lager") == 7
+    assert phases.count("cache") == 4 and phases.count("lager") == 8
     assert phases.count("tabeller") == 32
     # Every write of the cache and the store, and the first, a middle and the last table.
     first_table = phases.index("tabeller") + 1

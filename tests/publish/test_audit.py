@@ -220,3 +220,68 @@ def test_a_new_shorter_period_inside_a_published_year_protects_the_rest_of_the_y
     tertial = release({"deltagare": [deltagare("A", nya="13")]}, JAN_APR)
     small = [f for f in audit([year, tertial]).findings if f.rule == "harledd_liten"]
     assert any(f.current and f.value == 3 and f.name.startswith("nya A 2025-05-01") for f in small)
+
+
+# --- The cost table -----------------------------------------------------------------------
+
+
+def _safe_deltagare() -> list[dict]:
+    # As in the "safe" release above: Beta can be 2, 3 or 4 persons.
+    return [
+        deltagare("A", deltagare="20", kvinnor="10", man="10"),
+        deltagare("B", deltagare="<5", kvinnor="<5", man="<5"),
+        deltagare("C", deltagare="16", kvinnor="8", man="8"),
+        deltagare("TOTALT", deltagare="38", kvinnor="19", man="19"),
+    ]
+
+
+def cost(insats: str, kostnad: str, deltagare_text: str | None, per: str | None) -> dict:
+    return {
+        "insats_id": insats,
+        "insats": insats,
+        "kostnad": kostnad,
+        "deltagare": deltagare_text,
+        "kostnad_per_deltagare": per,
+    }
+
+
+def test_a_cost_per_person_beside_a_hidden_count_gives_the_count_away():
+    # Beta's 300 000 kr at 100 000 kr per deltagare: 300 000 / (100 000 ± ½) is 3 persons.
+    leak = release(
+        {
+            "deltagare": _safe_deltagare(),
+            "kostnad": [
+                cost("A", "900000", "20", "45000"),
+                cost("B", "300000", "<5", "100000"),
+            ],
+        }
+    )
+    got = found(audit([leak]))
+    assert got["2025/deltagare[1].deltagare"] == ("hemlig_fast", 3)
+    # Hidden where its count is (as pipeline.publish.disclosure.published_costs does), the
+    # cost table adds nothing: Beta is still 2, 3 or 4.
+    safe = release(
+        {
+            "deltagare": _safe_deltagare(),
+            "kostnad": [cost("A", "900000", "20", "45000"), cost("B", "300000", "<5", None)],
+        }
+    )
+    result = audit([safe])
+    assert result.passed and result.ranges["2025/deltagare[1].deltagare"] == (2, 4)
+
+
+def test_a_strukturovergripande_insats_in_the_cost_table_is_no_part_of_any_total():
+    # S has money only. Were it read as an insats with unknown persons, TOTALT 40 ≤ 20 + B +
+    # 16 + S would no longer pin Beta at 4 (the leak of the first test above).
+    leak = release(
+        {
+            "deltagare": [
+                deltagare("A", deltagare="20", kvinnor="10", man="10"),
+                deltagare("B", deltagare="<5", kvinnor="<5", man="<5"),
+                deltagare("C", deltagare="16", kvinnor="8", man="8"),
+                deltagare("TOTALT", deltagare="40", kvinnor="20", man="20"),
+            ],
+            "kostnad": [cost("S", "200000", None, None)],
+        }
+    )
+    assert found(audit([leak]))["2025/deltagare[1].deltagare"] == ("hemlig_fast", 4)

@@ -17,9 +17,8 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 
 
 def publish(root: Path, k: int = 5, is_example: bool = True, progress=None) -> Path:
-    return publish_report(
-        fx.tables(), fx.context(k, is_example, "v0.1.0-test"), root, progress=progress
-    )
+    tables = {**fx.tables(), "kostnad": fx.kostnad()}
+    return publish_report(tables, fx.context(k, is_example, "v0.1.0-test"), root, progress=progress)
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -49,8 +48,9 @@ def test_layout_and_progress(report):
     svgs = {n for n in charts if n.endswith(".svg")}
     pngs = {n for n in charts if n.endswith(".png")}
     # Per-insats background is not published for insatser this small (pipeline.publish.protect
-    # published_detail): no per-insats avslutsorsak charts, 9 charts in all.
-    assert len(svgs) == 9 and charts == svgs | pngs
+    # published_detail): no per-insats avslutsorsak charts; with the cost chart 10 in all.
+    assert len(svgs) == 10 and charts == svgs | pngs
+    assert "rapport.docx" in names
     # Print-resolution PNGs for the förbund-wide charts; per-insats charts are SVG only.
     assert {n.removesuffix(".png") for n in pngs} == {
         n.removesuffix(".svg") for n in svgs if not n.startswith("diagram/insats_")
@@ -62,6 +62,7 @@ def test_layout_and_progress(report):
         "Diagram",
         "Arbetsbok",
         "Rapport (HTML)",
+        "Rapport (Word)",
         "Manifest",
     ]
 
@@ -81,7 +82,8 @@ def test_no_small_count_in_any_published_csv(report):
     folder, _ = report
     for path in sorted((folder / "tabeller").glob("*.csv")):
         df = pl.read_csv(path, infer_schema_length=0)
-        for col in COUNT_COLUMNS[path.stem]:
+        # The cost table's counts are copies of published ones (deltagare, uppnadde).
+        for col in COUNT_COLUMNS.get(path.stem, ("deltagare", "uppnadde")):
             values = df[col].cast(pl.Float64, strict=False).drop_nulls()
             assert not values.is_between(1, 4).any(), (path.name, col)
 

@@ -335,3 +335,68 @@ def test_an_unforeseen_error_while_reading_rejects_that_file_only(tmp_path: Path
     (raw / "2025-07_konstig.csv").write_text("deltagare_id\nX2\n", encoding="utf-8")
     with pytest.raises(IndexError):
         build_store(raw, tmp_path / "processed", TODAY)
+
+
+def _counted_raw(tmp_path: Path) -> Path:
+    """The statistics fixture's catalog with TOM strukturövergripande, one export and the
+    counted-participants fixture (tests/fixtures/raknade/README.md)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    catalog = (FIXTURES / "statistik" / "insatser.toml").read_text(encoding="utf-8")
+    catalog = catalog.replace(
+        'namn = "Insats utan deltagare"\nmal = [ { matt = "aktivitet_sysselsattning", '
+        "andel = 0.5 } ]",
+        'namn = "Insats utan deltagare"\ninriktning = "strukturovergripande"',
+    )
+    (raw / "insatser.toml").write_text(catalog, encoding="utf-8")
+    shutil.copy(FIXTURES / "raknade" / "raknade_2024.csv", raw / "2025-01_raknade.csv")
+    (raw / "2025-01_export.csv").write_text(
+        "deltagare_id,insats_id,kon,fodelsear,startdatum\n"
+        "P1,SOC,K,1980,2024-01-01\n"
+        "P2,TOM,M,1980,2024-01-01\n",  # an episode of a strukturövergripande insats
+        encoding="utf-8",
+    )
+    return raw
+
+
+def test_counted_participants_are_kept_apart_row_by_row(tmp_path: Path):
+    raw = _counted_raw(tmp_path)
+    store = build_store(raw, tmp_path / "p", TODAY)
+    # The good rows of the counted file, in their own table; not one of them an episode.
+    assert store.counted.select("insats_id", "ar", "slag", "kvinnor", "man").rows() == [
+        ("SOC", 2024, "anonyma", 2, 1),
+        ("TOM", 2024, "strukturovergripande", 9, 5),
+    ]
+    assert store.episodes["deltagare_id"].to_list() == ["P1"]
+    log = {r["fil"]: r for r in store.files.iter_rows(named=True)}
+    assert (
+        log["2025-01_raknade.csv"]["godkanda_rader"],
+        log["2025-01_raknade.csv"]["avvisade_rader"],
+    ) == (2, 9)
+    # The episode of the strukturövergripande insats is rejected with its own rule.
+    rejected = store.quarantine.filter(pl.col("fil") == "2025-01_export.csv")
+    assert rejected.select("rad", "kolumn", "regel_id").rows() == [
+        (3, "insats_id", "struktur_insats")
+    ]
+    assert store.quarantine.filter(pl.col("fil") == "2025-01_raknade.csv").height == 9
+    # Written to the store and to the analysts' database, as its own view.
+    on_disk = pl.read_parquet(tmp_path / "p" / "raknade_deltagare.parquet")
+    assert on_disk.equals(store.counted)
+    con = duckdb.connect(str(tmp_path / "p" / "finsam.duckdb"), read_only=True)
+    try:
+        total = con.execute("SELECT sum(kvinnor + man) FROM raknade_deltagare").fetchall()[0][0]
+    finally:
+        con.close()
+    assert total == 17
+
+
+def test_a_later_counted_file_replaces_the_rows_it_repeats(tmp_path: Path):
+    raw = _counted_raw(tmp_path)
+    (raw / "2025-03_raknade.csv").write_text(
+        "insats_id,ar,slag,kvinnor,man\nSOC,2024,anonyma,4,4\n", encoding="utf-8"
+    )
+    store = build_store(raw, tmp_path / "p", TODAY)
+    assert store.counted.select("insats_id", "kvinnor", "man", "fil").rows() == [
+        ("SOC", 4, 4, "2025-03_raknade.csv"),
+        ("TOM", 9, 5, "2025-01_raknade.csv"),
+    ]
