@@ -37,13 +37,6 @@ def _folders(parser: argparse.ArgumentParser, *, reports: bool = True) -> None:
         parser.add_argument(
             "--reports", type=Path, default=DEFAULT_REPORTS, help="mapp för rapporten"
         )
-        parser.add_argument(
-            "--word-mall",
-            dest="word_template",
-            type=Path,
-            default=None,
-            help="förbundets Word-mall (.docx) vars format rapport.docx ska ha",
-        )
     parser.add_argument("--k", type=int, default=None, help="röjandegräns k (standard 5)")
     parser.add_argument("--quiet", action="store_true", help="bara varningar och fel")
 
@@ -63,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--year", type=int, help="kalenderår, t.ex. 2025")
     report.add_argument("--from", dest="start", type=_date, help="periodens första dag")
     report.add_argument("--to", dest="end", type=_date, help="periodens sista dag")
+    report.add_argument(
+        "--word-mall",
+        dest="word_template",
+        type=Path,
+        default=None,
+        help="förbundets Word-mall (.docx) vars format rapport.docx ska ha",
+    )
 
     nightly = commands.add_parser("nightly", help="nattlig körning: bara nya filer")
     _folders(nightly)
@@ -156,6 +156,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return run_nightly(settings, strict=args.strict)
     period = _period(args, parser) if args.command == "report" else None
     try:
+        if args.command == "report":  # before the lock: a wrong path writes nothing
+            from pipeline.jobs.run import ensure_word_template
+
+            ensure_word_template(settings.word_template)
         # One writer of the store at a time, the nightly job included (pipeline.core.lock).
         with hold(settings.processed, args.command):
             if args.command == "ingest":

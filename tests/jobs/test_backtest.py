@@ -105,3 +105,66 @@ def test_uppfoljning_finsam_is_written_exact_and_never_published(report: Path):
     book = openpyxl.load_workbook(report / "p" / "2024" / "uppfoljning_finsam.xlsx")
     assert book.sheetnames == ["Uppföljning Finsam", "Fält"]
     assert not list((report / "r").rglob("uppfoljning_finsam*"))
+
+
+@pytest.fixture(scope="module")
+def annual(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same episodes with the förbund's money, TOM strukturövergripande and the
+    counted-participants fixture (tests/fixtures/raknade/README.md), through the CLI."""
+    from tests.measures.test_finsam import CATALOG
+
+    root = tmp_path_factory.mktemp("annual")
+    raw = root / "raw"
+    raw.mkdir()
+    (raw / "insatser.toml").write_text(CATALOG, encoding="utf-8")
+    _episodes().write_csv(raw / "2025-02_export.csv")
+    shutil.copy(FIXTURES / "raknade" / "raknade_2024.csv", raw / "2025-02_raknade.csv")
+    folders = ["--raw", str(raw), "--processed", str(root / "p"), "--reports", str(root / "r")]
+    assert main(["report", "--year", "2024", "--k", "3", *folders]) == EXIT_OK
+    return root
+
+
+@pytest.mark.slow
+def test_uppfoljning_finsam_with_counted_participants_by_hand(annual: Path):
+    got = pl.read_csv(annual / "p" / "2024" / "uppfoljning_finsam.csv")
+    # SOC 3 + 3 persons and, beside them, its 2 + 1 anonymous ones (fixture row 2); ARB 4 + 3
+    # (its counted rows were all rejected); TOM reached 9 + 5 (row 3) and has no records.
+    assert got.select(
+        "insats_id",
+        "inriktning",
+        "kvinnor",
+        "man",
+        "anonyma_kvinnor",
+        "anonyma_man",
+        "strukturovergripande_deltagare",
+        "budget",
+        "kostnad",
+    ).rows() == [
+        ("SOC", "individinriktad", 3, 3, 2, 1, None, 500000.0, 480000.0),
+        ("ARB", "individinriktad", 4, 3, None, None, None, 450000.0, 420000.0),
+        ("TOM", "strukturovergripande", None, None, None, None, 14, 100000.0, 60000.0),
+    ]
+    quarantine = pl.read_csv(annual / "p" / "karantan.csv")
+    assert quarantine.filter(pl.col("fil") == "2025-02_raknade.csv").height == 9
+
+
+@pytest.mark.slow
+def test_the_published_cost_table_hides_a_cost_exactly_where_its_count_is(annual: Path):
+    exact = pl.read_csv(annual / "p" / "2024" / "kostnad.csv")
+    assert exact["kostnad_per_deltagare"].to_list()[:2] == [80000.0, 60000.0]  # test_costs
+    published = pl.read_csv(annual / "r" / "2024" / "tabeller" / "kostnad.csv", infer_schema=False)
+    deltagare = pl.read_csv(
+        annual / "r" / "2024" / "tabeller" / "deltagare.csv", infer_schema=False
+    )
+    shown = dict(deltagare.select("insats_id", "deltagare").iter_rows())
+    for row in published.iter_rows(named=True):
+        assert row["deltagare"] == shown.get(row["insats_id"])  # the same published cell
+        count = row["deltagare"]
+        if count is not None and count.isdigit() and int(count) > 0:
+            assert int(row["kostnad_per_deltagare"]) == round(float(row["kostnad"]) / int(count))
+        else:
+            assert row["kostnad_per_deltagare"] is None
+        if row["uppnadde"] is None or not row["uppnadde"].isdigit():
+            assert row["kostnad_per_uppnadd"] is None
+    release = read_release(annual / "r" / "2024", current=True)
+    assert release is not None and audit([release]).passed

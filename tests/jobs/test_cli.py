@@ -135,3 +135,32 @@ def test_template_writes_the_workbook_or_says_why_not(tmp_path: Path, capsys):
     assert main(["template", "--raw", str(empty), "--out", str(tmp_path / "x.xlsx")]) == EXIT_FAILED
     assert "insatskatalogen saknas" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_word_template_that_is_missing_or_no_docx_stops_before_anything_is_built(
+    tmp_path: Path, capsys
+):
+    raw = _raw(tmp_path)
+    folders = _folders(tmp_path, raw)
+    missing = tmp_path / "mall.docx"
+    assert main(["report", "--year", "2024", *folders, "--word-mall", str(missing)]) == EXIT_FAILED
+    assert f"Word-mallen {missing} finns inte" in capsys.readouterr().err
+    text = tmp_path / "mall.txt"
+    text.write_text("inte Word", encoding="utf-8")
+    assert main(["report", "--year", "2024", *folders, "--word-mall", str(text)]) == EXIT_FAILED
+    assert "är inte en Word-fil (.docx)" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_word_template_gives_the_report_its_styles(tmp_path: Path):
+    import docx
+
+    template = docx.Document()
+    template.styles["Normal"].font.name = "Garamond"
+    path = tmp_path / "mall.docx"
+    template.save(str(path))
+    raw = _raw(tmp_path)
+    args = ["report", "--year", "2024", *_folders(tmp_path, raw), "--word-mall", str(path)]
+    assert main(args) == EXIT_OK
+    report = docx.Document(str(tmp_path / "r" / "2024" / "rapport.docx"))
+    assert report.styles["Normal"].font.name == "Garamond"
