@@ -35,7 +35,10 @@ from pipeline.core.atomic import write_bytes
 WORD_FILE = "rapport.docx"
 PICTURE_WIDTH = Cm(16)
 TEXT_WIDTH_CM = 16.0  # an A4 page's text width with Word's default margins
-TABLE_FONT = Pt(8)
+TABLE_FONT = Pt(7.5)
+TEXT_WRAP = 22  # characters a column is given before it wraps
+CHAR_CM, MARGINS_CM = 0.18, 0.45  # a (bold) character of TABLE_FONT, a cell's two margins
+MIN_TEXT_CM = 2.2  # a text column is not made narrower than this
 EXAMPLE_RED = RGBColor(0xB0, 0x00, 0x20)
 # The Word styles used, each with what to use when a förbund's template lacks it.
 TABLE_STYLES = ("Light List Accent 1", "Table Grid")
@@ -196,29 +199,23 @@ class _Writer:
             table.style = self.table_style
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         numeric = ["n" in th.classes for th in head]
-        for j, th in enumerate(head):
-            cell = table.rows[0].cells[j]
-            cell.text = text_of(th)
-            for run in cell.paragraphs[0].runs:
-                run.bold = True
-        for i, row in enumerate(rows, start=1):  # rows of one published table
-            for j, td in enumerate(row):
-                cell = table.rows[i].cells[j]
-                cell.text = text_of(td)
-                if numeric[j]:
-                    cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        widths = _column_widths(numeric)
+        texts = [[text_of(th) for th in head], *([text_of(td) for td in row] for row in rows)]
+        widths = _column_widths(texts, numeric)
         table.autofit = False
         for column, width in zip(table.columns, widths, strict=True):
             column.width = width  # the grid: what LibreOffice reads
-        for n, row in enumerate(table.rows):
+        for n, (row, values) in enumerate(zip(table.rows, texts, strict=True)):
             _row_property(row, "cantSplit")
             if n == 0:
                 _row_property(row, "tblHeader")  # repeated on every page the table runs over
-            for cell, width in zip(row.cells, widths, strict=True):
+            # row.cells walks the row's XML each time: taken once per row.
+            for cell, value, width, right in zip(row.cells, values, widths, numeric, strict=False):
                 cell.width = width
-                for run in cell.paragraphs[0].runs:
-                    run.font.size = TABLE_FONT
+                run = cell.paragraphs[0].add_run(value)
+                run.font.size = TABLE_FONT
+                run.bold = n == 0 or None
+                if right and n:
+                    cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
         self.paragraph()
 
     def figure(self, node: Node) -> None:
@@ -236,10 +233,29 @@ class _Writer:
         self.caption(text_of(caption) if caption else name, "Figur", self.figures)
 
 
-def _column_widths(numeric: list[bool]) -> list[Cm]:
-    """Text columns twice as wide as number columns, filling the text width."""
-    weights = [1.0 if n else 2.0 for n in numeric]
-    return [Cm(TEXT_WIDTH_CM * w / sum(weights)) for w in weights]
+def _column_widths(texts: list[list[str]], numeric: list[bool]) -> list[Cm]:
+    """Widths that fill the text width: each column what its longest cell (up to TEXT_WRAP
+    characters) and its heading's longest word need at TABLE_FONT, plus the cell margins.
+    Too wide a table takes the room from its text columns (down to MIN_TEXT_CM), so that
+    numbers never wrap; only then is every column narrowed. A narrow table is widened in
+    proportion."""
+    need = []
+    for j in range(len(texts[0])):
+        longest = max((len(row[j]) for row in texts[1:] if j < len(row)), default=0)
+        word = max((len(w) for w in texts[0][j].split()), default=0)
+        need.append(min(max(longest, word, 2), TEXT_WRAP) * CHAR_CM + MARGINS_CM)
+    total = sum(need)
+    if total > TEXT_WIDTH_CM:
+        text = sum(n for n, right in zip(need, numeric, strict=True) if not right)
+        room = TEXT_WIDTH_CM - (total - text)
+        if text and room > 0:
+            scale = room / text
+            need = [
+                n if right else max(n * scale, min(n, MIN_TEXT_CM))
+                for n, right in zip(need, numeric, strict=True)
+            ]
+        total = sum(need)
+    return [Cm(TEXT_WIDTH_CM * n / total) for n in need]
 
 
 def _row_property(row, name: str) -> None:
