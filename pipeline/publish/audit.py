@@ -579,8 +579,8 @@ class _Builder:
 
     def _read_kostnad(self, r: Release, span: Span, t: pl.DataFrame) -> None:
         """The cost table repeats counts of deltagare and maluppfyllelse, and a cost per
-        person c (whole kronor) of a kostnad K shown beside it bounds its count:
-        K/(c + ½) ≤ count ≤ K/(c − ½)."""
+        person c of a kostnad K shown beside it (both whole kronor) bounds its count:
+        (K − ½)/(c + ½) ≤ count ≤ (K + ½)/(c − ½)."""
         for row in t.iter_rows(named=True):  # one row per insats and share target
             i, n = row["insats_id"], row["_r"]
             if i not in self.insatser:  # strukturövergripande: money only
@@ -603,8 +603,10 @@ class _Builder:
                 each = _number(row[COST_PER[count]])
                 if kostnad is None or each is None or kostnad <= 0:
                     continue
-                high = kostnad / (each - COST_HALF_STEP) if each > COST_HALF_STEP else INF
-                self.model.add(terms, kostnad / (each + COST_HALF_STEP), high)
+                # Kostnad is published in whole kronor too: K ± ½ over c ± ½.
+                low_k, high_k = max(kostnad - COST_HALF_STEP, 0.0), kostnad + COST_HALF_STEP
+                high = high_k / (each - COST_HALF_STEP) if each > COST_HALF_STEP else INF
+                self.model.add(terms, low_k / (each + COST_HALF_STEP), high)
 
     def _read_bakgrund(self, r: Release, span: Span, t: pl.DataFrame) -> None:
         self.published.add(("bakgrund", span))

@@ -968,7 +968,9 @@ def published_costs(costs: pl.DataFrame, published: dict[str, pl.DataFrame]) -> 
     budget come from the catalog (no person data).
 
     >>> costs = pl.DataFrame({"insats_id": ["A", "B"], "insats": ["Alfa", "Beta"],
-    ...     "kostnad": [1000.0, 900.0], "budget": [None, None], "matt": [None, None]})
+    ...     "kostnad": [1000.0, 900.0], "budget": [None, None], "matt": [None, None],
+    ...     "kostnad_per_deltagare": [125.0, 300.0], "kostnad_per_arsplats": [400.0, 450.0],
+    ...     "kostnad_per_uppnadd": [None, None]})
     >>> d = pl.DataFrame({"insats_id": ["A", "B"], "deltagare": ["8", "<5"],
     ...                   "arsplatser": ["2.5", ".."]})
     >>> m = pl.DataFrame({"insats_id": ["A"], "matt": ["x"], "taljare": ["4"]})
@@ -980,12 +982,20 @@ def published_costs(costs: pl.DataFrame, published: dict[str, pl.DataFrame]) -> 
     reached = published["maluppfyllelse"].select(
         "insats_id", "matt", pl.col("taljare").alias("uppnadde")
     )
+    exact = ("kostnad_per_deltagare", "kostnad_per_arsplats", "kostnad_per_uppnadd")
     return (
-        costs.select("insats_id", "insats", "kostnad", "budget", pl.col("matt").cast(pl.String))
+        costs.select(
+            "insats_id",
+            "insats",
+            "kostnad",
+            "budget",
+            pl.col("matt").cast(pl.String),
+            *(pl.col(c).alias(f"_{c}") for c in exact),
+        )
         .join(counts, on="insats_id", how="left", maintain_order="left")
         .join(reached, on=["insats_id", "matt"], how="left", maintain_order="left")
         .with_columns(
-            _cost_per("deltagare"),
+            _cost_per("deltagare", "kostnad_per_deltagare"),
             _cost_per("arsplatser", "kostnad_per_arsplats"),
             _cost_per("uppnadde", "kostnad_per_uppnadd"),
             pl.col("kostnad", "budget").cast(pl.Float64).round(0).cast(pl.Int64),
@@ -994,11 +1004,13 @@ def published_costs(costs: pl.DataFrame, published: dict[str, pl.DataFrame]) -> 
     )
 
 
-def _cost_per(count: str, name: str | None = None) -> pl.Expr:
-    shown = numeric(count)
+def _cost_per(count: str, name: str) -> pl.Expr:
+    """The exact cost per count (from the exact table: årsplatser are published rounded, so
+    dividing by the published value would state something else), in whole kronor, shown
+    only where the count is shown."""
     return (
-        pl.when(shown > 0)
-        .then((pl.col("kostnad") / shown).round(0).cast(pl.Int64))
+        pl.when(numeric(count) > 0)
+        .then(pl.col(f"_{name}").round(0).cast(pl.Int64))
         .otherwise(None)
-        .alias(name or f"kostnad_per_{count}")
+        .alias(name)
     )

@@ -221,3 +221,38 @@ def test_a_replaced_release_is_kept_in_the_history_and_audited_against(tmp_path)
     before = old.row(0, named=True)["nya"] or ""
     after = new.row(0, named=True)["nya"] or ""  # empty: left out
     assert not (before.isdigit() and after.isdigit() and abs(int(before) - int(after)) < 5)
+
+
+@pytest.mark.slow
+def test_costs_of_rounded_arsplatser_and_fractional_kronor_still_publish(tmp_path):
+    """Review of issue 13: årsplatser whose rounded parts do not add up to the rounded total
+    (11.504 + 3.254 = 14.758: 11.5 + 3.25 ≠ 14.76), and a kostnad in öre (92.49 kr), made the
+    published cost table contradict the other tables and nothing was published."""
+    from pipeline.core.contract import TOTAL_INSATS_ID
+    from pipeline.publish.audit import audit
+    from pipeline.publish.releases import read_release
+
+    places = {"A": 11.504, "B": 3.254, TOTAL_INSATS_ID: 14.758}
+    tables = fx.tables()
+    tables["deltagare"] = tables["deltagare"].with_columns(
+        arsplatser=pl.col("insats_id").replace_strict(places, return_dtype=pl.Float64)
+    )
+    money = {"A": 92.49, "B": 350000.0, "S": 200000.0, TOTAL_INSATS_ID: 350292.49}
+    costs = fx.kostnad().with_columns(
+        kostnad=pl.col("insats_id").replace_strict(money, return_dtype=pl.Float64)
+    )
+    costs = costs.with_columns(
+        kostnad_per_deltagare=pl.col("kostnad") / pl.col("deltagare"),
+        kostnad_per_arsplats=pl.col("kostnad")
+        / pl.col("insats_id").replace_strict(places, default=None, return_dtype=pl.Float64),
+        kostnad_per_uppnadd=pl.col("kostnad") / pl.col("uppnadde"),
+    )
+    folder = publish_report(
+        {**tables, "kostnad": costs}, fx.context(5, True, "v0.1.0-test"), tmp_path
+    )
+    published = pl.read_csv(folder / "tabeller" / "kostnad.csv", infer_schema=False)
+    beta = published.filter(pl.col("insats_id") == "B").row(0, named=True)
+    # The exact årsplatser divide: 350 000 / 3.254 = 107 560, not 350 000 / 3.25 = 107 692.
+    assert beta["kostnad_per_arsplats"] == "107560"
+    release = read_release(folder, current=True)
+    assert release is not None and audit([release]).passed
