@@ -25,6 +25,7 @@ looks like a heading (`quotable_heading`), otherwise it is named by its position
 """
 
 from pipeline.core.personnummer import PERSONNUMMER_MASK
+from pipeline.ingest.counted import across_sheets as counted_across_sheets
 from pipeline.ingest.counted import validate_counted
 from pipeline.ingest.files import SHEET_COLUMN, FileRejected, RawFile, discover
 from pipeline.ingest.load import COUNTED, EPISODES, Export, SheetText, load_export
@@ -43,6 +44,7 @@ __all__ = [
     "RawFile",
     "SheetText",
     "ValidationDisabled",
+    "counted_across_sheets",
     "discover",
     "load_export",
     "validate_counted",

@@ -146,3 +146,28 @@ def validate_counted(
         ),
         quarantine_records(text, failures, fil, sheet),
     )
+
+
+def across_sheets(
+    tables: list[tuple[pl.DataFrame, str | None, ValidatedCounts]], fil: str
+) -> list[ValidatedCounts]:
+    """The same rule over the sheets of one workbook: a key kept on two sheets is one file
+    saying two things, so every such row is quarantined (`dubbel_rad`) rather than the later
+    sheet winning without a word. `tables`: (text, sheet, validated) per counted sheet."""
+    keys = pl.concat([v.counted.select(COUNTED_KEY).unique() for _, _, v in tables])
+    repeated = keys.filter(pl.len().over(COUNTED_KEY) > 1).unique()
+    if repeated.height == 0:
+        return [v for _, _, v in tables]
+    out = []
+    for text, sheet, validated in tables:  # a loop over a workbook's sheets
+        twice = validated.counted.join(repeated, on=COUNTED_KEY, how="semi")
+        failures = twice.select(
+            ROW_COLUMN, pl.lit("insats_id").alias("kolumn"), pl.lit("dubbel_rad").alias("regel_id")
+        )
+        out.append(
+            ValidatedCounts(
+                validated.counted.join(repeated, on=COUNTED_KEY, how="anti"),
+                pl.concat([validated.quarantine, quarantine_records(text, failures, fil, sheet)]),
+            )
+        )
+    return out

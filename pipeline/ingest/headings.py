@@ -40,7 +40,8 @@ def header_score(headings: list[str | None]) -> int:
 
 def counted_mapping(table: Table) -> dict[int, str]:
     """Heading position → column of a counted-participants file (the first heading that
-    names a column; a second one is a column the file does not use)."""
+    names a column; `column_mapping(table, counted_of)` rejects a table where another one
+    does too)."""
     mapping: dict[int, str] = {}
     for position, heading in enumerate(table.headers):
         column = counted_of(heading)
@@ -99,12 +100,13 @@ def _suggestion(heading: str) -> str | None:
     return swedish_heading(HEADER_ALIASES[match[0]]) if match else None
 
 
-def column_mapping(table: Table) -> dict[int, str]:
-    """Heading position → contract column; FileRejected when two headings mean one column."""
+def column_mapping(table: Table, of=canonical_of) -> dict[int, str]:
+    """Heading position → contract column (or, with `of=counted_of`, column of a
+    counted-participants file); FileRejected when two headings mean one column."""
     mapping: dict[int, str] = {}
     seen: dict[str, int] = {}
     for position, heading in enumerate(table.headers):
-        canonical = canonical_of(heading)
+        canonical = of(heading)
         if canonical is None:
             continue
         if canonical in seen:

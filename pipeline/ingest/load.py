@@ -19,6 +19,7 @@ from pipeline.ingest.files import FileRejected, RawFile
 from pipeline.ingest.headings import (
     column_mapping,
     counted_mapping,
+    counted_of,
     header_score,
     heading_label,
     is_counted_table,
@@ -180,6 +181,7 @@ def load_export(file: RawFile) -> Export:
         if set(REQUIRED_COLUMNS) <= set(mapping.values()):
             sheets.append(_sheet_text(file.relative, table, mapping))
         elif is_counted_table(counted):
+            column_mapping(table, counted_of)  # two headings for one column reject the file
             sheets.append(_sheet_text(file.relative, table, counted, COUNTED))
         else:
             rejected.append((table, mapping))

@@ -268,7 +268,7 @@ def _kostnad_table(published: dict[str, pl.DataFrame]) -> Table | None:
     costs = published.get("kostnad")
     if costs is None:
         return None
-    first = ~pl.col("insats_id").is_duplicated() | pl.col("insats_id").is_first_distinct()
+    first = pl.col("insats_id").is_first_distinct()
     rows = [
         [
             r["insats"] if r["_first"] else "",

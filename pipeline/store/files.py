@@ -25,6 +25,7 @@ from pipeline.ingest import (
     ROW_COLUMN,
     FileRejected,
     RawFile,
+    counted_across_sheets,
     validate_counted,
     validate_export,
 )
@@ -72,14 +73,14 @@ def process_file(file: RawFile, catalog: Catalog, today: dt.date) -> FileResult:
         )
         quarantine = _rejected_file_quarantine(file.relative, rejected)
         return FileResult(empty_episodes(), quarantine, log_row)
-    episodes, quarantines, keys, counted = [], [], [], [empty_counted()]
+    episodes, quarantines, keys, counted_sheets = [], [], [], []
     for sheet_no, sheet in enumerate(export.sheets):  # a loop over the file's sheets
+        quarantines.append(sheet.quarantine)
         if sheet.kind == COUNTED:
             counts = validate_counted(
                 sheet.text, file.relative, catalog.inriktning, today, sheet.sheet
             )
-            counted.append(counts.counted.drop(ROW_COLUMN))
-            quarantines += [sheet.quarantine, counts.quarantine]
+            counted_sheets.append((sheet.text, sheet.sheet, counts))
             continue
         validated = validate_export(
             sheet.text,
@@ -92,10 +93,12 @@ def process_file(file: RawFile, catalog: Catalog, today: dt.date) -> FileResult:
         position = _positioned(sheet_no)
         episodes.append(validated.episodes.select(position, *CANONICAL_COLUMNS))
         keys.append(validated.rejected_keys.select(position, *EPISODE_KEY))
-        quarantines += [sheet.quarantine, validated.quarantine]
+        quarantines.append(validated.quarantine)
+    counted = counted_across_sheets(counted_sheets, file.relative) if counted_sheets else []
+    quarantines += [c.quarantine for c in counted]
     quarantine = pl.concat(quarantines)
     good = pl.concat([empty_episodes(), *episodes])
-    kept_counts = pl.concat(counted)
+    kept_counts = pl.concat([empty_counted(), *(c.counted.drop(ROW_COLUMN) for c in counted)])
     kept = good.height + kept_counts.height
     log_row = _log_row(
         file,

@@ -95,3 +95,11 @@ def test_a_counted_file_missing_a_column_is_rejected_with_what_it_lacks(tmp_path
     path.write_text("insats_id,ar,slag,kvinnor\nSOC,2024,anonyma,2\n", encoding="utf-8")
     with pytest.raises(FileRejected, match=r"räknade deltagare.*man \(Män\)"):
         load_export(_raw(path))
+
+
+def test_two_headings_for_one_counted_column_reject_the_file(tmp_path: Path):
+    # Which of the two holds the count cannot be told (an export is treated the same way).
+    path = tmp_path / "raknade.csv"
+    path.write_text("insats_id,ar,slag,Kvinnor,man,Antal kvinnor\nSOC,2024,anonyma,4,1,9\n")
+    with pytest.raises(FileRejected, match=r"Två rubriker betyder samma kolumn \(kvinnor\)"):
+        load_export(_raw(path))

@@ -400,3 +400,26 @@ def test_a_later_counted_file_replaces_the_rows_it_repeats(tmp_path: Path):
         ("SOC", 4, 4, "2025-03_raknade.csv"),
         ("TOM", 9, 5, "2025-01_raknade.csv"),
     ]
+
+
+def test_one_key_on_two_sheets_of_a_workbook_is_quarantined_not_overwritten(tmp_path: Path):
+    import xlsxwriter
+
+    raw = _counted_raw(tmp_path)
+    (raw / "2025-01_raknade.csv").unlink()
+    wb = xlsxwriter.Workbook(str(raw / "2025-02_raknade.xlsx"))
+    for name, counts in (("A", (4, 1)), ("B", (7, 7))):
+        sheet = wb.add_worksheet(name)
+        sheet.write_row(0, 0, ["insats_id", "ar", "slag", "kvinnor", "man"])
+        sheet.write_row(1, 0, ["SOC", 2024, "anonyma", *counts])
+        sheet.write_row(2, 0, ["TOM", 2024 - (name == "B"), "strukturovergripande", 3, 3])
+    wb.close()
+    store = build_store(raw, tmp_path / "p", TODAY)
+    # SOC 2024 anonyma stands on both sheets: both rows out, each with its sheet and row;
+    # TOM 2024 and TOM 2023 are different keys and kept.
+    assert store.counted.select("insats_id", "ar").rows() == [("TOM", 2023), ("TOM", 2024)]
+    rejected = store.quarantine.filter(pl.col("fil") == "2025-02_raknade.xlsx")
+    assert rejected.select("blad", "rad", "regel_id").rows() == [
+        ("A", 2, "dubbel_rad"),
+        ("B", 2, "dubbel_rad"),
+    ]
