@@ -22,70 +22,25 @@ files and must give the same tables.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-
-import polars as pl
 
 from pipeline.core import atomic
 from pipeline.core.config import CATALOG_FILE
 from pipeline.example.generator import (
-    SWEDISH_HEADINGS,
-    export_snapshot,
+    POOLED_FORMATS as FORMATS,
+)
+from pipeline.example.generator import (
     generate_episodes,
     generic_catalog_text,
+    write_pooled_files,
 )
 
 START_YEAR, END_YEAR = 2021, 2025
 N_INSATSER = 270  # 30 förbund of nine insatser: a few hundred insatser, as nationally
 DEFAULT_SEED = 20260101
 DONE_FILE = "KLAR.json"
-
-
-@dataclass(frozen=True)
-class CsvFormat:
-    """How one förbund's system writes its exports."""
-
-    name: str
-    encoding: str
-    separator: str
-    line_terminator: str
-    bom: bool
-    swedish_headings: bool
-
-
-FORMATS = (
-    CsvFormat("cp1252_semikolon_svenska", "cp1252", ";", "\r\n", False, True),
-    CsvFormat("utf8_bom_komma_svenska", "utf-8", ",", "\n", True, True),
-    CsvFormat("utf8_komma_kanoniska", "utf-8", ",", "\n", False, False),
-)
-
-
-def format_of(forbund_index: int) -> CsvFormat:
-    """The export format of the i-th förbund (a fixed cycle over FORMATS)."""
-    return FORMATS[forbund_index % len(FORMATS)]
-
-
-def csv_bytes(table: pl.DataFrame, fmt: CsvFormat) -> bytes:
-    """One export file's bytes: codes as text, headings and encoding of the format."""
-    text_table = table.with_columns(pl.col(pl.Enum).cast(pl.String))
-    if fmt.swedish_headings:
-        text_table = text_table.rename(SWEDISH_HEADINGS)
-    text = text_table.write_csv(separator=fmt.separator, line_terminator=fmt.line_terminator)
-    return (("\ufeff" if fmt.bom else "") + text).encode(fmt.encoding)
-
-
-def year_export(episodes: pl.DataFrame, year: int) -> pl.DataFrame:
-    """The export of `year`: episodes started in it or still open when it began, as known at
-    its end (later ends not yet known)."""
-    started = pl.col("startdatum").dt.year()
-    carried = (started < year) & (
-        pl.col("slutdatum").is_null() | (pl.col("slutdatum") >= dt.date(year, 1, 1))
-    )
-    return export_snapshot(episodes.filter((started == year) | carried), dt.date(year, 12, 31))
 
 
 def folder_name(n_episodes: int, seed: int, n_insatser: int = N_INSATSER) -> str:
@@ -121,21 +76,12 @@ def write_inputs(
     raw = folder / "raw"
     episodes = generate_episodes(n_episodes, n_insatser, seed, START_YEAR, END_YEAR)
     atomic.write_text(raw / CATALOG_FILE, generic_catalog_text(n_insatser, seed))
-    forbund = sorted(episodes["forbund"].unique().to_list())
-    n_files = n_rows = total_bytes = 0
-    for (fb,), group in sorted(episodes.partition_by("forbund", as_dict=True).items()):
-        fmt = format_of(forbund.index(fb))
-        for year in range(START_YEAR, END_YEAR + 1):
-            data = csv_bytes(year_export(group, year), fmt)
-            atomic.write_bytes(raw / fb / f"{year}-12_export.csv", data)
-            n_files += 1
-            n_rows += data.count(b"\n") - 1
-            total_bytes += len(data)
+    files = write_pooled_files(raw, episodes, START_YEAR, END_YEAR)
     done = {
         "params": _params(n_episodes, seed, n_insatser),
-        "files": n_files,
-        "rows": n_rows,
-        "bytes": total_bytes,
+        "files": len(files),
+        "rows": sum(rows for _, rows in files),
+        "bytes": sum(path.stat().st_size for path, _ in files),
         "persons": episodes["deltagare_id"].n_unique(),
     }
     atomic.write_text(folder / DONE_FILE, json.dumps(done, indent=2, sort_keys=True))
@@ -149,6 +95,10 @@ def ensure_inputs(
     folder = work / "inputs" / folder_name(n_episodes, seed, n_insatser)
     if not is_complete(folder, n_episodes, seed, n_insatser):
         write_inputs(folder, n_episodes, seed, n_insatser)
+    catalog = folder / "raw" / CATALOG_FILE
+    text = generic_catalog_text(n_insatser, seed)  # the catalog follows the code, files do not
+    if catalog.read_text(encoding="utf-8") != text:
+        atomic.write_text(catalog, text)
     return folder
 
 

@@ -40,6 +40,8 @@ class Catalog:
     """`insatser`: insats_id, insats (name). `mal`: insats_id, matt, mal, typ ('andel'|'antal').
 
     `forbund` is the förbund's name for titles, from an optional top-level `forbund = "…"`.
+    In a pooled store (a region's or the nation's förbund together) every insats names its
+    förbund (`profil.forbund`, an ID) and `forbundsnamn` may give each ID its name.
     """
 
     insatser: pl.DataFrame
@@ -49,6 +51,7 @@ class Catalog:
     # per year budget, kostnad (utfall) in kronor and budgeterade deltagare (EKONOMI_SCHEMA).
     profil: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROFIL_SCHEMA))
     ekonomi: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EKONOMI_SCHEMA))
+    forbundsnamn: dict[str, str] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -71,11 +74,66 @@ class Catalog:
         given = dict(self.profil.select("insats_id", "inriktning").drop_nulls().iter_rows())
         return {i: given.get(i, "individinriktad") for i in self.ids}
 
+    @property
+    def forbund_of(self) -> dict[str, str]:
+        """The förbund (ID) each insats belongs to; empty when the catalog is one förbund's."""
+        return dict(self.profil.select("insats_id", "forbund").drop_nulls().iter_rows())
+
+    @property
+    def forbund_ids(self) -> list[str]:
+        """The förbund of a pooled catalog, sorted; empty for one förbund's own catalog."""
+        return sorted(set(self.forbund_of.values()))
+
+    @property
+    def insatstyp(self) -> dict[str, str]:
+        """The kind of each insats that has one (`insatstyp`, for comparisons across förbund)."""
+        return dict(self.profil.select("insats_id", "insatstyp").drop_nulls().iter_rows())
+
+    def for_forbund(self, forbund_id: str) -> Catalog:
+        """The catalog of one förbund of a pooled store: its insatser only, titled with its
+        name (from `forbundsnamn`, else the ID).
+
+        >>> c = parse_catalog('''
+        ... [[insats]]
+        ... id = "A1"
+        ... namn = "Kompetensteam"
+        ... forbund = "F01"
+        ... [[insats]]
+        ... id = "B1"
+        ... namn = "Stödteam"
+        ... forbund = "F02"
+        ... ''')
+        >>> one = c.for_forbund("F02")
+        >>> one.ids, one.forbund, one.forbund_ids
+        (['B1'], 'F02', ['F02'])
+        """
+        if forbund_id not in self.forbund_ids:
+            known = ", ".join(self.forbund_ids) or "inga (katalogen är ett förbunds egen)"
+            raise CatalogError(
+                f"förbundet {_shown(forbund_id)} finns inte i insatskatalogen (förbund: {known})"
+            )
+        ids = [i for i, f in self.forbund_of.items() if f == forbund_id]
+        mine = pl.col("insats_id").is_in(ids)
+        return Catalog(
+            insatser=self.insatser.filter(mine),
+            mal=self.mal.filter(mine),
+            forbund=self.forbundsnamn.get(forbund_id, forbund_id),
+            profil=self.profil.filter(mine),
+            ekonomi=self.ekonomi.filter(mine),
+            forbundsnamn={k: v for k, v in self.forbundsnamn.items() if k == forbund_id},
+        )
+
 
 INSATSER_SCHEMA = pl.Schema({"insats_id": pl.String(), "insats": pl.String()})
 INRIKTNINGAR = ("individinriktad", "strukturovergripande")
 PROFIL_SCHEMA = pl.Schema(
-    {"insats_id": pl.String(), "inriktning": pl.String(), "malgrupp": pl.String()}
+    {
+        "insats_id": pl.String(),
+        "inriktning": pl.String(),
+        "malgrupp": pl.String(),
+        "forbund": pl.String(),
+        "insatstyp": pl.String(),
+    }
 )
 EKONOMI_SCHEMA = pl.Schema(
     {
@@ -101,8 +159,11 @@ _STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, all
 MAX_ANTAL = 1_000_000
 # The keys each level of the file may have, named in the message for an unknown key.
 _KEYS = {
-    0: "forbund, insats",
-    2: "id, namn, mal, inriktning, malgrupp, budget, kostnad, budgeterade_deltagare",
+    0: "forbund, forbundsnamn, insats",
+    2: (
+        "id, namn, mal, inriktning, malgrupp, budget, kostnad, budgeterade_deltagare, forbund, "
+        "insatstyp"
+    ),
     4: "matt, andel, antal",
 }
 
@@ -164,6 +225,8 @@ class _Insats(BaseModel):
     budget: dict[str, float] = {}
     kostnad: dict[str, float] = {}
     budgeterade_deltagare: dict[str, float] = {}
+    forbund: str | None = Field(default=None, min_length=1)
+    insatstyp: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _profile_and_money(self) -> _Insats:
@@ -200,7 +263,26 @@ class _Insats(BaseModel):
 class _CatalogFile(BaseModel):
     model_config = _STRICT
     forbund: str = "Samordningsförbundet"
+    forbundsnamn: dict[str, str] = {}
     insats: list[_Insats] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _pooled_or_not(self) -> _CatalogFile:
+        # A pooled store is split by the insatser's förbund: one without would be in no report.
+        named = [i.forbund is not None for i in self.insats]
+        if any(named) and not all(named):
+            missing = ", ".join(_shown(i.id) for i in self.insats if i.forbund is None)
+            raise ValueError(
+                'när en insats anger sitt förbund (forbund = "ID") måste alla göra det; '
+                f"forbund saknas för {missing}"
+            )
+        unknown = sorted(set(self.forbundsnamn) - {i.forbund for i in self.insats})
+        if unknown:
+            raise ValueError(
+                f"forbundsnamn: {', '.join(map(_shown, unknown))} är inget förbund som någon "
+                "insats anger"
+            )
+        return self
 
 
 # Pydantic's error types in Swedish (the ones a hand-written insatser.toml can give).
@@ -301,11 +383,12 @@ def parse_catalog(text: str, source: str = "insatser.toml") -> Catalog:
         mal=pl.DataFrame(mal, schema=MAL_SCHEMA, orient="row"),
         forbund=model.forbund or "Samordningsförbundet",
         profil=pl.DataFrame(
-            [(i.id, i.inriktning, i.malgrupp) for i in model.insats],
+            [(i.id, i.inriktning, i.malgrupp, i.forbund, i.insatstyp) for i in model.insats],
             schema=PROFIL_SCHEMA,
             orient="row",
         ),
         ekonomi=_economy(model.insats),
+        forbundsnamn=dict(model.forbundsnamn),
     )
 
 

@@ -389,6 +389,10 @@ RULES: dict[str, str] = {
         "insatsen är strukturövergripande i insatskatalogen: den har inga deltagaruppgifter, "
         "bara räknade deltagare (fil med insats_id, ar, slag, kvinnor, man)"
     ),
+    "fel_forbund": (
+        "förbundet stämmer inte med insatsens förbund i insatskatalogen (forbund för insatsen "
+        "i insatser.toml)"
+    ),
     "negativt_antal": "antalet får inte vara negativt",
     "artal": "året måste vara ett årtal från 2000 till i år",
     "slag_inriktning": (

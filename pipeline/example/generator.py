@@ -1018,7 +1018,11 @@ def counted_participants_text() -> str:
 
 
 def _catalog_text(
-    entries: list[tuple[str, str, Archetype]], forbund: str, seed: int, money: bool = False
+    entries: list[tuple[str, str, Archetype]],
+    forbund: str,
+    seed: int,
+    money: bool = False,
+    forbund_of: list[str] | None = None,
 ) -> str:
     lines = [
         "# FIKTIVA EXEMPELDATA: insatskatalog för ett påhittat samordningsförbund.",
@@ -1026,14 +1030,18 @@ def _catalog_text(
         f"# Genererad av pipeline.example (seed {seed}); se docs/exempeldata.md.",
         f'forbund = "{forbund}"',
     ]
-    for insats_id, namn, arch in entries:
+    for n, (insats_id, namn, arch) in enumerate(entries):
         formatted = [_format_mal(*m) for m in arch.mal]
+        pooled = (
+            [f'forbund = "{forbund_of[n]}"', f'insatstyp = "{arch.namn}"'] if forbund_of else []
+        )
         lines += [
             "",
             "[[insats]]",
             f"# Mål: {'; '.join(text for _, text in formatted)}",
             f'id = "{insats_id}"',
             f'namn = "{namn}"',
+            *pooled,
             f"mal = [ {', '.join(toml for toml, _ in formatted)} ]",
             *(_money_lines(insats_id) if money else ()),
         ]
@@ -1062,15 +1070,17 @@ def example_catalog_text(seed: int = DEFAULT_SEED) -> str:
 def generic_catalog_text(n_insatser: int, seed: int) -> str:
     """An `insatser.toml` for the insatser of `generate_episodes(…, n_insatser, …)`.
 
-    Insats i follows archetype i mod 9 and takes its name (with the förbund) and targets.
+    Insats i follows archetype i mod 9 and takes its name (with the förbund) and targets; a
+    pooled catalog: each insats names its förbund and its kind (insatstyp, the archetype).
     """
     profiles = _generic_profiles(n_insatser, _rngs(seed, 2)[0])
-    entries = []
+    entries, forbund_of = [], []
     for i, insats_id in enumerate(profiles.insats_id):
         arch = ARCHETYPES[i % len(ARCHETYPES)]
         forbund = profiles.forbund[profiles.forbund_of[i]] if profiles.forbund else ""
         entries.append((insats_id, f"{arch.namn} ({forbund})", arch))
-    return _catalog_text(entries, "Fiktiva förbund (jämförelsedata)", seed)
+        forbund_of.append(forbund)
+    return _catalog_text(entries, "Fiktiva förbund (jämförelsedata)", seed, forbund_of=forbund_of)
 
 
 # --- Files of the example förbund ------------------------------------------------------------
@@ -1227,6 +1237,113 @@ def generate_example(raw: Path, seed: int = DEFAULT_SEED) -> ExampleSummary:
             written.append(target)
     return ExampleSummary(
         files=tuple(sorted(written)),
+        n_episodes=episodes.height,
+        n_persons=episodes["deltagare_id"].n_unique(),
+    )
+
+
+# --- A pooled example: many förbund in one store ---------------------------------------------
+# Files as förbund systems write them (one CSV per förbund and year; benchmarks use the same).
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How one förbund's system writes its exports."""
+
+    name: str
+    encoding: str
+    separator: str
+    line_terminator: str
+    bom: bool
+    swedish_headings: bool
+
+
+POOLED_FORMATS = (
+    CsvFormat("cp1252_semikolon_svenska", "cp1252", ";", "\r\n", False, True),
+    CsvFormat("utf8_bom_komma_svenska", "utf-8", ",", "\n", True, True),
+    CsvFormat("utf8_komma_kanoniska", "utf-8", ",", "\n", False, False),
+)
+
+
+def format_of(forbund_index: int) -> CsvFormat:
+    """The export format of the i-th förbund (a fixed cycle over POOLED_FORMATS)."""
+    return POOLED_FORMATS[forbund_index % len(POOLED_FORMATS)]
+
+
+def csv_bytes(table: pl.DataFrame, fmt: CsvFormat) -> bytes:
+    """One export file's bytes: codes as text, headings and encoding of the format."""
+    text_table = table.with_columns(pl.col(pl.Enum).cast(pl.String))
+    if fmt.swedish_headings:
+        text_table = text_table.rename(SWEDISH_HEADINGS)
+    text = text_table.write_csv(separator=fmt.separator, line_terminator=fmt.line_terminator)
+    return (("\ufeff" if fmt.bom else "") + text).encode(fmt.encoding)
+
+
+def year_export(episodes: pl.DataFrame, year: int) -> pl.DataFrame:
+    """The export of `year`: episodes started in it or still open when it began, as known at
+    its end (later ends not yet known)."""
+    started = pl.col("startdatum").dt.year()
+    carried = (started < year) & (
+        pl.col("slutdatum").is_null() | (pl.col("slutdatum") >= dt.date(year, 1, 1))
+    )
+    return export_snapshot(episodes.filter((started == year) | carried), dt.date(year, 12, 31))
+
+
+POOLED_MARKER_TEXT = """FIKTIVA EXEMPELDATA (gemensamt lager)
+
+Allt i den här mappen är påhittat: {n_forbund} samordningsförbund (F001 …), deras insatser och
+deltagare, i ett gemensamt lager som en region eller det nationella nätverket kan ha. Filerna
+är genererade av pipeline.example (seed {seed}). Inga uppgifter kommer från verkliga personer.
+
+Kör: python -m pipeline report --raw MAPP --alla-forbund (en rapport per förbund och en
+jämförelse). Se docs/exempeldata.md.
+"""
+POOLED_START_YEAR, POOLED_END_YEAR = 2021, 2025
+POOLED_INSATSER = 270  # 30 förbund of nine insatser
+POOLED_EPISODES = 50_000  # about 330 persons a year per förbund, as a real one
+
+
+def write_pooled_files(
+    raw: Path, episodes: pl.DataFrame, start_year: int, end_year: int
+) -> list[tuple[Path, int]]:
+    """One CSV export per förbund and year under `raw/<förbund>/`; (path, data rows) each."""
+    forbund = sorted(episodes["forbund"].unique().to_list())
+    written = []
+    for (fb,), group in sorted(episodes.partition_by("forbund", as_dict=True).items()):
+        fmt = format_of(forbund.index(fb))
+        for year in range(start_year, end_year + 1):
+            data = csv_bytes(year_export(group, year), fmt)
+            target = raw / fb / f"{year}-12_export.csv"
+            atomic.write_bytes(target, data)
+            written.append((target, data.count(b"\n") - 1))
+    return written
+
+
+def generate_pooled_example(
+    raw: Path,
+    n_episodes: int = POOLED_EPISODES,
+    n_insatser: int = POOLED_INSATSER,
+    seed: int = DEFAULT_SEED,
+) -> ExampleSummary:
+    """Write a fictitious pooled store (30 förbund of nine insatser by default) into the
+    empty folder `raw`: the marker, a catalog naming each insats's förbund and kind, and one
+    CSV export per förbund and year."""
+    raw = Path(raw)
+    existing = _existing_files(raw)
+    if existing:
+        raise FileExistsError(
+            f"Råmappen {raw} innehåller redan {len(existing)} fil(er). Exempeldata skrivs bara "
+            "i en tom mapp."
+        )
+    episodes = generate_episodes(n_episodes, n_insatser, seed, POOLED_START_YEAR, POOLED_END_YEAR)
+    n_forbund = episodes["forbund"].n_unique()
+    atomic.write_text(
+        raw / EXAMPLE_MARKER, POOLED_MARKER_TEXT.format(n_forbund=n_forbund, seed=seed)
+    )
+    atomic.write_text(raw / CATALOG_FILE, generic_catalog_text(n_insatser, seed))
+    files = write_pooled_files(raw, episodes, POOLED_START_YEAR, POOLED_END_YEAR)
+    return ExampleSummary(
+        files=tuple(sorted([raw / EXAMPLE_MARKER, raw / CATALOG_FILE, *(p for p, _ in files)])),
         n_episodes=episodes.height,
         n_persons=episodes["deltagare_id"].n_unique(),
     )

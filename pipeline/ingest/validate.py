@@ -188,12 +188,17 @@ SCHEMA_DTYPES: dict[str, pl.DataType] = {
 
 
 def schema_rules(
-    insats_ids: list[str], today: dt.date, structural: tuple[str, ...] = ()
+    insats_ids: list[str],
+    today: dt.date,
+    structural: tuple[str, ...] = (),
+    forbund_of: tuple[tuple[str, str], ...] = (),
 ) -> list[tuple[str, str, pl.Expr]]:
     """Every value rule of the data contract: (column, regel_id, passes), in schema order.
 
     `insats_ids` are the catalog's insatser with participant records; `structural` its
-    strukturövergripande ones (known, but an episode of one is an error of its own).
+    strukturövergripande ones (known, but an episode of one is an error of its own);
+    `forbund_of` the (insats_id, förbund) pairs of a pooled catalog (an episode's `forbund`
+    must agree with its insats's).
     `passes` may be null where a value is missing; null counts as passing (a missing value
     is the `saknas` rule's business, for required columns only).
     """
@@ -209,6 +214,7 @@ def schema_rules(
             pl.col("insats_id").is_in([*insats_ids, *structural]),
         ),
         ("insats_id", "struktur_insats", ~pl.col("insats_id").is_in(structural)),
+        ("forbund", "fel_forbund", _agrees_with_catalog(forbund_of)),
         ("fodelsear", "alder", age.is_between(ALDER_MIN, ALDER_MAX)),
         ("slutdatum", "slut_fore_start", pl.col("slutdatum") >= pl.col("startdatum")),
         ("slutdatum", "framtida_datum", pl.col("slutdatum") <= pl.lit(today)),
@@ -234,12 +240,24 @@ def schema_rules(
     return rules
 
 
+def _agrees_with_catalog(forbund_of: tuple[tuple[str, str], ...]) -> pl.Expr:
+    """The episode's förbund is its insats's; null (passing) where either is not given."""
+    if not forbund_of:
+        return pl.lit(None, dtype=pl.Boolean)
+    ids, names = zip(*forbund_of, strict=True)
+    expected = pl.col("insats_id").replace_strict(list(ids), list(names), default=None)
+    return pl.col("forbund") == expected
+
+
 def build_schema(
-    insats_ids: list[str], today: dt.date, structural: tuple[str, ...] = ()
+    insats_ids: list[str],
+    today: dt.date,
+    structural: tuple[str, ...] = (),
+    forbund_of: tuple[tuple[str, str], ...] = (),
 ) -> pa.DataFrameSchema:
     """Every rule of the data contract as a pandera schema for one catalog and run date."""
     checks: dict[str, list[pa.Check]] = {name: [] for name in SCHEMA_DTYPES}
-    for name, regel_id, passes in schema_rules(insats_ids, today, structural):
+    for name, regel_id, passes in schema_rules(insats_ids, today, structural, forbund_of):
         checks[name].append(rule_check(regel_id, passes))
     columns = {
         name: pa.Column(dtype, nullable=name not in REQUIRED_COLUMNS, checks=checks[name])
@@ -249,24 +267,33 @@ def build_schema(
 
 
 def passes_every_rule(
-    insats_ids: list[str], today: dt.date, structural: tuple[str, ...] = ()
+    insats_ids: list[str],
+    today: dt.date,
+    structural: tuple[str, ...] = (),
+    forbund_of: tuple[tuple[str, str], ...] = (),
 ) -> pl.Expr:
     """True for a row that breaks no rule of the schema: the same expressions, one pass."""
     return pl.all_horizontal(
         *(pl.col(name).is_not_null() for name in REQUIRED_COLUMNS),
-        *(passes.fill_null(True) for _, _, passes in schema_rules(insats_ids, today, structural)),
+        *(
+            passes.fill_null(True)
+            for _, _, passes in schema_rules(insats_ids, today, structural, forbund_of)
+        ),
     )
 
 
 @functools.lru_cache(maxsize=8)
 def _schema(
-    insats_ids: tuple[str, ...], today: dt.date, structural: tuple[str, ...]
+    insats_ids: tuple[str, ...],
+    today: dt.date,
+    structural: tuple[str, ...],
+    forbund_of: tuple[tuple[str, str], ...],
 ) -> tuple[pa.DataFrameSchema, pl.Expr]:
     """build_schema and passes_every_rule, built once per catalog and run date."""
     ids = list(insats_ids)
     return (
-        build_schema(ids, today, structural),
-        passes_every_rule(ids, today, structural),
+        build_schema(ids, today, structural, forbund_of),
+        passes_every_rule(ids, today, structural, forbund_of),
     )
 
 
@@ -382,18 +409,22 @@ def validate_export(
     today: dt.date,
     sheet: str | None = None,
     structural: tuple[str, ...] = (),
+    forbund_of: tuple[tuple[str, str], ...] = (),
 ) -> Validated:
     """Validate one export table (canonical text columns plus `_rad`): good rows, quarantine
     (with `sheet` as its blad) and the keys of the rejected rows.
 
     `insats_ids`: the catalog's insatser with records; `structural`: its strukturövergripande
-    insatser (an episode of one is rejected: those persons are only counted)."""
+    insatser (an episode of one is rejected: those persons are only counted); `forbund_of`:
+    a pooled catalog's (insats_id, förbund) pairs."""
     ensure_validation_enabled()
     text = text.with_columns(pl.exclude(ROW_COLUMN).cast(pl.String))
     typed, cast_failures = cast_types(text)
     # A value that did not parse is null after casting; null it is in the schema's eyes too,
     # so the schema would report it again as missing: keep only the cast failure for it.
-    checked = checked_by_schema(typed, *_schema(tuple(insats_ids), today, tuple(structural)))
+    checked = checked_by_schema(
+        typed, *_schema(tuple(insats_ids), today, tuple(structural), forbund_of)
+    )
     failures = pl.concat(
         [cast_failures, checked.join(cast_failures, on=[ROW_COLUMN, "kolumn"], how="anti")]
     )

@@ -2,6 +2,7 @@
 
     python -m pipeline ingest  --raw DIR --processed DIR
     python -m pipeline report  [--year YYYY | --from DATE --to DATE] [--raw --processed --reports]
+                               [--forbund ID | --alla-forbund]
     python -m pipeline nightly [--raw --processed --reports] [--strict]
     python -m pipeline example --raw DIR
 
@@ -64,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="förbundets Word-mall (.docx) vars format rapport.docx ska ha",
     )
 
+    pooled = report.add_mutually_exclusive_group()
+    pooled.add_argument(
+        "--forbund",
+        action="append",
+        metavar="ID",
+        help="ett förbunds rapport ur ett gemensamt lager (kan anges flera gånger)",
+    )
+    pooled.add_argument(
+        "--alla-forbund",
+        dest="alla_forbund",
+        action="store_true",
+        help="en rapport per förbund i ett gemensamt lager, och jämförelserapporten",
+    )
+
     nightly = commands.add_parser("nightly", help="nattlig körning: bara nya filer")
     _folders(nightly)
     nightly.add_argument(
@@ -72,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     example = commands.add_parser("example", help="skriv exempelförbundet (fiktiva data)")
     example.add_argument("--raw", type=Path, default=DEFAULT_RAW)
+    example.add_argument(
+        "--gemensamt",
+        action="store_true",
+        help="ett gemensamt lager med 30 påhittade förbund (för --alla-forbund)",
+    )
+    example.add_argument(
+        "--episoder", type=int, default=None, help="antal episoder i det gemensamma lagret"
+    )
 
     template = commands.add_parser("template", help="skriv insändningsmallen för parterna (XLSX)")
     template.add_argument("--raw", type=Path, default=DEFAULT_RAW, help="råmapp med insatser.toml")
@@ -131,7 +154,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "example":
         from pipeline.jobs.run import write_example
 
-        summary = write_example(args.raw)
+        summary = write_example(args.raw, pooled=args.gemensamt, n_episodes=args.episoder)
         print(
             f"Exempelförbundet (FIKTIVA data) skrevs till {args.raw}: {len(summary.files)} filer, "
             f"{summary.n_episodes} episoder."
@@ -177,6 +200,12 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     )
                 print(_ingest_summary(store, settings))
                 return EXIT_REJECTIONS if store.rejected_rows or store.rejected_files else EXIT_OK
+            if args.forbund or args.alla_forbund:
+                from pipeline.jobs.run import run_pooled_report
+
+                pooled = run_pooled_report(settings, period, args.forbund)
+                print(_pooled_summary(pooled))
+                return EXIT_NO_DATA if pooled.no_data else EXIT_OK
             from pipeline.jobs.run import run_report
 
             result = run_report(settings, period)
@@ -194,6 +223,20 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
     print(_report_summary(result))
     return EXIT_NO_DATA if result.no_data else EXIT_OK
+
+
+def _pooled_summary(pooled) -> str:
+    marking = " (FIKTIVA EXEMPELDATA)" if pooled.is_example else ""
+    lines = [f"Rapporter för {pooled.period.swedish}{marking}, {len(pooled.reports)} förbund:"]
+    for forbund_id, result in pooled.reports.items():
+        empty = " – OBS: INGA DATA" if result.no_data else ""
+        lines.append(f"  {forbund_id}: {result.report_dir / 'rapport.html'}{empty}")
+    if pooled.comparison_dir is not None:
+        lines.append(f"Jämförelse: {pooled.comparison_dir / 'rapport.html'}")
+    exact = next(iter(pooled.reports.values())).exact_dir.parent  # <processed>/<label>
+    lines.append(f"Exakta tabeller (endast för analytiker) per förbund under {exact}")
+    lines.append(_ingest_summary(pooled.store, Settings(raw=Path(), processed=exact.parent)))
+    return "\n".join(lines)
 
 
 def _ingest_summary(store, settings: Settings) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.core import atomic, log
+from pipeline.core.catalog import Catalog
 from pipeline.core.config import CATALOG_FILE, DEFAULT_RAW, EXAMPLE_MARKER, Settings
 from pipeline.core.contract import TOTAL_INSATS_ID
 from pipeline.core.period import Period
@@ -78,11 +79,19 @@ def has_inputs(raw: Path) -> bool:
     return (raw / CATALOG_FILE).exists() or bool(discover(raw))
 
 
-def write_example(raw: Path):
-    """Write the fictitious example förbund and record its files' hashes (to detect mixing)."""
-    from pipeline.example.generator import generate_example
+def write_example(raw: Path, *, pooled: bool = False, n_episodes: int | None = None):
+    """Write the fictitious example förbund (`pooled`: a store of 30 förbund) and record its
+    files' hashes (to detect mixing)."""
+    from pipeline.example.generator import (
+        POOLED_EPISODES,
+        generate_example,
+        generate_pooled_example,
+    )
 
-    summary = generate_example(raw)
+    if pooled:
+        summary = generate_pooled_example(raw, n_episodes or POOLED_EPISODES)
+    else:
+        summary = generate_example(raw)
     hashes = {f.relative: f.sha256 for f in discover(raw)}
     atomic.write_text(raw / EXAMPLE_FILES, json.dumps(hashes, indent=2, sort_keys=True))
     return summary
@@ -218,47 +227,157 @@ def run_report(
     The fictitious example is generated into an empty raw folder only when it is the
     default one (or `example_if_empty`). NoData (nothing published) when not one export
     could be read; a period without a single accepted episode gives a report marked as
-    without data (`no_data`).
+    without data (`no_data`). A pooled store (insatser of several förbund) is reported per
+    förbund (`run_pooled_report`): one report over all of them would give the pooled totals
+    that a förbund's suppressed cells could be read from.
     """
-    from pipeline.measures.costs import has_money, kostnad_table
-    from pipeline.measures.finsam import uppfoljning_finsam
-    from pipeline.measures.statistics import compute_tables
-    from pipeline.publish.context import ReportContext
-    from pipeline.publish.report import publish_report
+    store, example = _store(settings, today, example_if_empty)
+    if len(store.catalog.forbund_ids) > 1:
+        raise InputError(
+            f"Insatskatalogen gäller {len(store.catalog.forbund_ids)} förbund (forbund per "
+            "insats): ange --forbund ID för ett förbunds rapport eller --alla-forbund för "
+            "en rapport per förbund och jämförelserapporten."
+        )
+    return _report(settings, period, store, store.catalog, example)
 
+
+@dataclass(frozen=True)
+class PooledResult:
+    """The reports of a pooled store: one per förbund, and the comparison (all förbund)."""
+
+    period: Period
+    store: StoreResult
+    reports: dict[str, ReportResult]
+    comparison_dir: Path | None
+    is_example: bool
+
+    @property
+    def no_data(self) -> bool:
+        return all(r.no_data for r in self.reports.values())
+
+
+def run_pooled_report(
+    settings: Settings,
+    period: Period,
+    forbund: list[str] | None = None,
+    *,
+    today: dt.date | None = None,
+) -> PooledResult:
+    """One report per förbund of a pooled store (`forbund`: those named; None: all of them,
+    and the comparison report under `<reports>/<label>/jamforelse/`).
+
+    A förbund's report is built from its own insatser's episodes only, exactly as if its
+    records had been run alone; its exact tables go to `<processed>/<label>/<forbund>/`.
+    """
+    from pipeline.publish.comparison import publish_comparison
+
+    store, example = _store(settings, today, example_if_empty=False)
+    known = store.catalog.forbund_ids
+    if not known:
+        raise InputError(
+            'Insatskatalogen anger inget förbund per insats (forbund = "ID"): lagret är '
+            "ett förbunds eget. Kör rapporten utan --forbund/--alla-forbund."
+        )
+    chosen = known if forbund is None else forbund
+    unknown = [f for f in chosen if f not in known]
+    if unknown:
+        raise InputError(
+            f"Förbundet {', '.join(unknown)} finns inte i insatskatalogen (förbund: "
+            f"{', '.join(known)})."
+        )
+    reports = {}
+    for forbund_id in chosen:  # a loop over förbund, each a whole report
+        log.info(f"Förbundet {forbund_id}", forbund=forbund_id)
+        reports[forbund_id] = _report(
+            settings, period, store, store.catalog.for_forbund(forbund_id), example, forbund_id
+        )
+    comparison = None
+    if forbund is None:
+        with log.stage("jämförelse", period=period.label):
+            comparison = publish_comparison(
+                store.catalog, period, settings.k, settings.reports, example, code_version()
+            )
+    return PooledResult(period, store, reports, comparison, example)
+
+
+def _store(
+    settings: Settings, today: dt.date | None, example_if_empty: bool | None
+) -> tuple[StoreResult, bool]:
+    """The store built from the raw folder (the example generated into an empty default
+    folder), and whether it is the example."""
     ensure_word_template(settings.word_template)
     allowed = is_default_raw(settings.raw) if example_if_empty is None else example_if_empty
     ensure_example(settings.raw, allowed=allowed)
     example = is_example_input(settings.raw)
     store = build_store(settings.raw, settings.processed, today)
     ensure_some_input(store, settings.processed)
+    return store, example
+
+
+def own_records(store: StoreResult, catalog: Catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The episodes and counted participants of the insatser of `catalog` (one förbund's
+    out of a pooled store; all of them for a förbund's own)."""
+    mine = pl.col("insats_id").is_in(catalog.ids)
+    if len(catalog.ids) == store.catalog.insatser.height:
+        return store.episodes, store.counted
+    return store.episodes.filter(mine), store.counted.filter(mine)
+
+
+def _tables(
+    episodes: pl.DataFrame, counted: pl.DataFrame, catalog: Catalog, period: Period, k: int
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None]:
+    """The exact tables of the period, and the Uppföljning Finsam table of a calendar year."""
+    from pipeline.measures.costs import has_money, kostnad_table
+    from pipeline.measures.finsam import uppfoljning_finsam
+    from pipeline.measures.statistics import compute_tables
+
+    tables = compute_tables(episodes, catalog, period, k=k)
+    year = period.start.year
+    # Money is per calendar year (the catalog's budget and kostnad): costs only then.
+    if period.is_calendar_year and has_money(catalog, year):
+        tables["kostnad"] = kostnad_table(
+            tables["deltagare"], tables["maluppfyllelse"], catalog, year
+        )
+    finsam = None
+    if period.is_calendar_year:  # the national system takes calendar years
+        finsam = uppfoljning_finsam(tables["deltagare"], catalog, year, counted)
+    return tables, finsam
+
+
+def _report(
+    settings: Settings,
+    period: Period,
+    store: StoreResult,
+    catalog: Catalog,
+    example: bool,
+    forbund: str | None = None,
+) -> ReportResult:
+    """Exact tables and the published report of `catalog`'s insatser (of `forbund`)."""
+    from pipeline.publish.context import ReportContext
+    from pipeline.publish.report import publish_report
+
+    episodes, counted = own_records(store, catalog)
     with log.stage("statistik", period=period.label) as counts:
-        tables = compute_tables(store.episodes, store.catalog, period, k=settings.k)
-        year = period.start.year
-        # Money is per calendar year (the catalog's budget and kostnad): costs only then.
-        if period.is_calendar_year and has_money(store.catalog, year):
-            tables["kostnad"] = kostnad_table(
-                tables["deltagare"], tables["maluppfyllelse"], store.catalog, year
-            )
+        tables, finsam = _tables(episodes, counted, catalog, period, settings.k)
         exact_dir = settings.processed / period.label
+        if forbund:
+            exact_dir = exact_dir / forbund
         write_exact_tables(tables, exact_dir)
         counts["tabeller"] = len(tables)
-        if period.is_calendar_year:  # the national system takes calendar years
-            write_uppfoljning_finsam(
-                uppfoljning_finsam(tables["deltagare"], store.catalog, year, store.counted),
-                exact_dir,
-            )
+        if finsam is not None:
+            write_uppfoljning_finsam(finsam, exact_dir)
     total = tables["deltagare"].filter(pl.col("insats_id") == TOTAL_INSATS_ID)
     no_data = int(total["deltagare"].sum()) == 0
     if no_data:
         log.warning(
-            f"Inga godkända insatsperioder under perioden {period.swedish}: rapporten märks "
-            "som utan data",
+            f"Inga godkända insatsperioder under perioden {period.swedish}"
+            + (f" för förbundet {forbund}" if forbund else "")
+            + ": rapporten märks som utan data",
             period=period.label,
         )
     with log.stage("publicering", period=period.label):
         context = ReportContext(
-            store.catalog,
+            catalog,
             period,
             settings.k,
             store.files,
@@ -269,6 +388,10 @@ def run_report(
             settings.word_template,
         )
         report_dir = publish_report(
-            tables, context, settings.reports, progress=lambda message: log.info(message)
+            tables,
+            context,
+            settings.reports,
+            progress=lambda message: log.info(message),
+            forbund=forbund,
         )
     return ReportResult(period, store, tables, exact_dir, report_dir, example, no_data)

@@ -322,12 +322,74 @@ def _draw_trend(fig: Figure, ax, spec: ChartSpec) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
 
 
+def _draw_tratt(fig: Figure, ax, spec: ChartSpec) -> None:
+    """Funnel plot: shares against bases, with control limits around the pooled share."""
+    import numpy as np
+
+    d = spec.data
+    top = max(d["bases"]) * 1.08
+    n = np.linspace(max(1.0, min(d["bases"]) * 0.5), top, 200)
+    p = d["pooled"]
+    for z, dash in zip(d["z"], ("--", ":"), strict=True):
+        half = z * np.sqrt(p * (1 - p) / n)
+        for limit in (np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)):
+            ax.plot(n, limit, dash, color=style.GRA, lw=1.2)
+    ax.axhline(p, color=style.HUVUDFARG, lw=1.5)
+    colors = [style.MALFARG if out else style.HUVUDFARG for out in d["outside"]]
+    ax.scatter(d["bases"], d["shares"], s=22, c=colors, zorder=3, edgecolors="white", lw=0.5)
+    for x, y, name, out in zip(d["bases"], d["shares"], d["names"], d["outside"], strict=True):
+        if out:  # only units outside the 99,8 % limits are named: no league table
+            ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, 1.02)
+    _pct_axis(ax, "y")
+    _count_axis(ax, "x")
+    ax.set_xlabel("Avslutade deltagare (bas)")
+    ax.set_ylabel("Andel")
+    ax.grid(color=style.LJUSGRA, lw=0.8)
+    ax.set_axisbelow(True)
+    ax.plot([], [], "--", color=style.GRA, label="95 % kontrollgräns")
+    ax.plot([], [], ":", color=style.GRA, label="99,8 % kontrollgräns")
+    ax.plot([], [], color=style.HUVUDFARG, label="samlad andel")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+
+
+def _draw_spridning(fig: Figure, ax, spec: ChartSpec) -> None:
+    """One thin line per unit and a thick one for all of them together."""
+    d = spec.data
+    years = d["years"]
+    for s in d["series"]:
+        pooled = s["id"] == d["pooled_id"]
+        xs = [y for y, v in zip(years, s["values"], strict=True) if v is not None]
+        vs = [v for v in s["values"] if v is not None]
+        ax.plot(
+            xs,
+            vs,
+            "o-" if pooled else "-",
+            color=style.HUVUDFARG if pooled else style.GRA,
+            lw=2.5 if pooled else 0.8,
+            alpha=1.0 if pooled else 0.6,
+            zorder=3 if pooled else 2,
+            label="Samtliga" if pooled else None,
+        )
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(min(years) - 0.5, max(years) + 0.5)
+    ax.set_xticks(years, [str(y) for y in years])
+    _pct_axis(ax, "y")
+    ax.grid(axis="y", color=style.LJUSGRA, lw=0.8)
+    ax.set_axisbelow(True)
+    ax.plot([], [], "-", color=style.GRA, lw=0.8, label="ett förbund")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+
+
 RENDERERS = {
     "andel_mot_mal": _draw_andel_mot_mal,
     "grupperade_staplar": _draw_grupperade_staplar,
     "staplar": _draw_staplar,
     "fore_efter": _draw_fore_efter,
     "trend": _draw_trend,
+    "tratt": _draw_tratt,
+    "spridning": _draw_spridning,
 }
 
 
@@ -335,8 +397,8 @@ def draw(spec: ChartSpec) -> Figure:
     """The figure of one chart (not saved)."""
     with matplotlib.rc_context(RC):
         fig, ax = _frame(spec)
-        if spec.kind == "trend":
-            fig.subplots_adjust(left=0.10, right=0.70)
+        if spec.kind in ("trend", "tratt", "spridning"):
+            fig.subplots_adjust(left=0.10, right=0.75 if spec.kind != "trend" else 0.70)
         if spec.kind == "fore_efter":
             fig.subplots_adjust(left=0.27)
         RENDERERS[spec.kind](fig, ax, spec)

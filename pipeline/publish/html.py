@@ -412,3 +412,81 @@ def render_html(
             code_version=c.code_version,
         )
     )
+
+
+# --- The comparison report of a pooled store --------------------------------------------------
+
+LAGE_TEXT = {
+    "inom": "inom gränserna",
+    "over_95": "över 95 %-gränsen",
+    "over_998": "över 99,8 %-gränsen",
+    "under_95": "under 95 %-gränsen",
+    "under_998": "under 99,8 %-gränsen",
+}
+
+
+def _comparison_table(jamforelse: pl.DataFrame, grupp: str, matt: str) -> Table | None:
+    rows = jamforelse.filter((pl.col("grupp") == grupp) & (pl.col("matt") == matt))
+    if rows.height == 0:
+        return None
+    unit = "Förbund" if grupp == "forbund" else "Slag av insats"
+    return _table(
+        [unit, "Bas", "Nådde", "Andel", "95 % gränser", "Läge"],
+        [
+            [
+                r["namn"],
+                style.heltal(r["namnare"]),
+                style.heltal(r["taljare"]),
+                style.procent(r["andel"]),
+                ""
+                if r["lage"] is None
+                else f"{style.procent(r['undre_95'])}–{style.procent(r['ovre_95'])}",
+                LAGE_TEXT.get(r["lage"], f"{r['antal_visade']} visade"),
+            ]
+            for r in rows.iter_rows(named=True)
+        ],
+        [False, True, True, True, True, False],
+        caption=f"{style.MATT_NAMN.get(matt, matt)} per "
+        + ("förbund" if grupp == "forbund" else "slag av insats"),
+    )
+
+
+def render_comparison_html(
+    tables: dict[str, pl.DataFrame],
+    charts: Sequence[tuple[ChartSpec, bytes]],
+    period,
+    k: int,
+    is_example: bool,
+    n_forbund: int,
+) -> str:
+    """The comparison report's page (jamforelse/rapport.html)."""
+    figures = {spec.name: _figure(spec, svg) for spec, svg in charts}
+    jamforelse = tables["jamforelse"]
+    sections = [
+        {
+            "matt": style.MATT_NAMN.get(matt, matt),
+            "groups": [
+                {
+                    "figure": figures.get(f"tratt_{grupp}_{matt}"),
+                    "table": _comparison_table(jamforelse, grupp, matt),
+                }
+                for grupp in ("forbund", "insatstyp")
+            ],
+        }
+        for matt in OUTCOME_MEASURES
+        if jamforelse.filter(pl.col("matt") == matt).height
+    ]
+    trends = [f for name, f in figures.items() if name.startswith("trend_")]
+    return (
+        _environment()
+        .get_template("jamforelse.html.j2")
+        .render(
+            title=f"Jämförelse mellan förbund {period.swedish}",
+            is_example=is_example,
+            exempel_text=style.EXEMPEL_TEXT,
+            n_forbund=n_forbund,
+            k=k,
+            sections=sections,
+            trends=trends,
+        )
+    )

@@ -33,7 +33,7 @@ from pipeline.publish.manifest import (
     write_manifest,
 )
 from pipeline.publish.protect import protect_release
-from pipeline.publish.releases import archive_if_changed, published_releases
+from pipeline.publish.releases import archive_if_changed, published_releases, release_folder
 from pipeline.publish.word import WORD_FILE, WordInfo, write_word
 from pipeline.publish.workbook import write_workbook
 
@@ -114,27 +114,29 @@ def publish_report(
     context: ReportContext,
     reports_dir: Path,
     progress: Callable[[str], None] | None = None,
+    forbund: str | None = None,
 ) -> Path:
-    """Write the published report under `reports_dir / period.label`; return that folder.
+    """Write the published report under `reports_dir / period.label` (one förbund of a
+    pooled store: `… / period.label / forbund`); return that folder.
 
     The report is built in a new folder beside the old one and swapped in whole: a full
     disk or a crash while writing leaves the previous report as it was.
     """
     say = progress or (lambda _msg: None)
     label = context.period.label
-    out = Path(reports_dir) / label
+    out = release_folder(Path(reports_dir), label, forbund)
     out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
     # Everything already published, earlier versions of this period included: the new
     # release must not give away anything together with them (pipeline.publish.releases).
-    history = published_releases(Path(reports_dir), label)
+    history = published_releases(Path(reports_dir), label, forbund)
     staging = out.with_name(f".{out.name}.ny-{os.getpid()}")
     staging.mkdir()
     try:
         _write_report(staging, tables, history, context, say)
         _carry_over(out, staging)
         staging.chmod(0o755)
-        archive_if_changed(Path(reports_dir), label, staging / TABLE_DIR)
+        archive_if_changed(Path(reports_dir), label, staging / TABLE_DIR, forbund)
         replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

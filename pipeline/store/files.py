@@ -89,6 +89,7 @@ def process_file(file: RawFile, catalog: Catalog, today: dt.date) -> FileResult:
             today,
             sheet.sheet,
             tuple(catalog.structural_ids),
+            tuple(sorted(catalog.forbund_of.items())),
         )
         position = _positioned(sheet_no)
         episodes.append(validated.episodes.select(position, *CANONICAL_COLUMNS))

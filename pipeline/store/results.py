@@ -24,7 +24,7 @@ FLAGGED_FILE = "flaggade_episoder.parquet"
 STATE_FILE = "tillstand.json"
 CACHE_DIR = ".cache"
 # Bump when reading or validation rules change, so cached per-file results are not reused.
-RULES_VERSION = "4"
+RULES_VERSION = "5"
 # Order of a row in the merge: file number, sheet number and row, packed in one Int64.
 POSITION = "_position"
 CACHE_PARTS = ("episodes", "quarantine", "rejected_keys", "counted")

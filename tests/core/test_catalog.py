@@ -100,7 +100,7 @@ def test_optional_profile_and_money_per_year():
         '[[insats]]\nid="B"\nnamn="b"\n'
     )
     catalog = parse_catalog(text)
-    assert catalog.profil.rows() == [
+    assert catalog.profil.select("insats_id", "inriktning", "malgrupp").rows() == [
         ("A", "strukturovergripande", "Unga"),
         ("B", "individinriktad", None),  # the default
     ]
@@ -125,3 +125,39 @@ def test_optional_profile_and_money_per_year():
 def test_refuses_a_wrong_profile_or_money(key: str, message: str):
     with pytest.raises(CatalogError, match=message):
         parse_catalog(f'[[insats]]\nid="A"\nnamn="a"\n{key}')
+
+
+POOLED = (
+    'forbundsnamn = { F1 = "Samordningsförbundet Norr" }\n'
+    '[[insats]]\nid="A"\nnamn="a"\nforbund="F1"\ninsatstyp="Kompetensteam"\n'
+    'mal = [ { matt = "narmare_arbete", andel = 0.5 } ]\nbudget={ 2025 = 100 }\n'
+    '[[insats]]\nid="B"\nnamn="b"\nforbund="F2"\ninsatstyp="Kompetensteam"\n'
+    '[[insats]]\nid="C"\nnamn="c"\nforbund="F1"\n'
+)
+
+
+def test_a_pooled_catalog_names_each_insats_forbund_and_splits_by_it():
+    catalog = parse_catalog(POOLED)
+    assert catalog.forbund_of == {"A": "F1", "B": "F2", "C": "F1"}
+    assert catalog.forbund_ids == ["F1", "F2"]
+    assert catalog.insatstyp == {"A": "Kompetensteam", "B": "Kompetensteam"}
+    norr = catalog.for_forbund("F1")
+    assert norr.ids == ["A", "C"]
+    assert norr.forbund == "Samordningsförbundet Norr"  # from forbundsnamn
+    assert norr.mal["insats_id"].to_list() == ["A"]
+    assert norr.ekonomi["insats_id"].to_list() == ["A"]
+    assert catalog.for_forbund("F2").forbund == "F2"  # no name given: the ID
+    with pytest.raises(CatalogError, match="F9"):
+        catalog.for_forbund("F9")
+
+
+def test_one_forbunds_catalog_is_not_pooled():
+    catalog = parse_catalog('[[insats]]\nid="A"\nnamn="a"\n')
+    assert catalog.forbund_ids == [] and catalog.forbund_of == {}
+
+
+def test_a_pooled_catalog_where_an_insats_lacks_its_forbund_is_refused():
+    with pytest.raises(CatalogError, match="forbund saknas för 'C'"):
+        parse_catalog(POOLED.replace('id="C"\nnamn="c"\nforbund="F1"\n', 'id="C"\nnamn="c"\n'))
+    with pytest.raises(CatalogError, match="forbundsnamn: 'F7'"):
+        parse_catalog(POOLED.replace("F1 = ", "F7 = "))

@@ -199,3 +199,22 @@ def test_polars_folding_equals_the_contracts():
     ]
     folded = pl.DataFrame({"t": samples}).select(folded(pl.col("t")))["t"].to_list()
     assert folded == [fold_code_text(s) for s in samples]
+
+
+def test_an_episode_of_another_forbunds_insats_is_rejected_in_a_pooled_store():
+    forbund_of = (("ISA", "F2"), ("SOC", "F1"))
+    rows = export(
+        {"forbund": "F1"},  # agrees
+        {"forbund": "F2"},  # SOC belongs to F1
+        {"forbund": None},  # not given: the insats says which förbund
+        {"insats_id": "ISA", "forbund": "F2"},
+        {"insats_id": "NYI", "forbund": "F1"},  # unknown insats: that rule only
+    )
+    result = validate_export(rows, "f.csv", ["SOC", "ISA"], TODAY, forbund_of=forbund_of)
+    assert result.quarantine.select("rad", "kolumn", "varde", "regel_id").rows() == [
+        (3, "forbund", "F2", "fel_forbund"),
+        (6, "insats_id", "NYI", "okand_insats"),
+    ]
+    assert result.episodes.height == 3
+    # One förbund's own catalog: the column is only information.
+    assert validate_export(rows[:2], "f.csv", ["SOC"], TODAY).quarantine.height == 0
