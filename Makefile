@@ -15,6 +15,8 @@ REPORTS ?= reports
 TEMPLATE ?= data/processed/insandningsmall.xlsx
 # Period for `make report`: YEAR=2025, or FROM=2025-01-01 TO=2025-08-31; default last full year.
 PERIOD_ARGS := $(if $(YEAR),--year $(YEAR),$(if $(FROM),--from $(FROM) --to $(TO),))
+# A pooled store (several förbund): ALLA_FORBUND=1, or FORBUND=F001 for one of them.
+POOLED_ARGS := $(if $(ALLA_FORBUND),--alla-forbund,$(if $(FORBUND),--forbund $(FORBUND),))
 
 .DEFAULT_GOAL := help
 .PHONY: help install report ingest nightly template example test test-fast lint format bench clean
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create the virtual environment and install the pipeline (done by every target)
 
 report: $(STAMP) ## Build the report (example förbund generated when data/raw is empty)
-	$(PY) -m pipeline report --raw $(RAW) --processed $(PROCESSED) --reports $(REPORTS) $(PERIOD_ARGS)
+	$(PY) -m pipeline report --raw $(RAW) --processed $(PROCESSED) --reports $(REPORTS) $(PERIOD_ARGS) $(POOLED_ARGS)
 
 ingest: $(STAMP) ## Validate raw exports and update the processed store only
 	$(PY) -m pipeline ingest --raw $(RAW) --processed $(PROCESSED)

@@ -152,7 +152,7 @@ def funnel_limits(pooled: pl.Expr, base: pl.Expr, z: float) -> tuple[pl.Expr, pl
 
     >>> df = pl.DataFrame({"p": [0.5], "n": [100]})
     >>> lo, hi = funnel_limits(pl.col("p"), pl.col("n"), 1.959964)
-    >>> [round(v, 4) for v in df.select(lo, hi).row(0)]
+    >>> [round(v, 4) for v in df.select(lo.alias("lo"), hi.alias("hi")).row(0)]
     [0.402, 0.598]
     """
     half = z * (pooled * (1 - pooled) / base).sqrt()
@@ -300,9 +300,9 @@ def funnel_spec(
     return ChartSpec(
         name=f"tratt_{grupp}_{matt}",
         kind="tratt",
-        title=f"{measure}: {GROUP_TEXT[grupp]} mot den samlade andelen",
-        subtitle=f"{period.swedish} – {rows.height} {GROUP_TEXT[grupp]} – samlad andel "
-        f"{style.procent(pooled)}",
+        title=measure,
+        subtitle=f"{rows.height} {GROUP_TEXT[grupp]} mot den samlade andelen "
+        f"{style.procent(pooled)} – {period.swedish}",
         footnote=_wrap(
             "Varje punkt är ett "
             + ("förbund" if grupp == "forbund" else "slag av insats")
@@ -343,8 +343,8 @@ def trend_spread_spec(
     return ChartSpec(
         name=f"trend_{matt}",
         kind="spridning",
-        title=f"{measure} per år: varje förbund och samtliga",
-        subtitle=f"Förbund som följer {measure.lower()} över tid – {period.swedish}",
+        title=f"{measure} per år",
+        subtitle=f"{len(series) - 1} förbund och samtliga visade – {period.swedish}",
         footnote=_wrap(
             "Tunna linjer: ett förbund vardera; tjock linje: samtliga visade. År och förbund "
             f"där talen är dolda av röjandeskäl (färre än {k}) saknas.",
