@@ -14,10 +14,13 @@ Stages (the pipeline's own public functions, nothing re-implemented):
   as `store.build_store` reads them);
 - validate: per file `load_export` then `validate.validate_export`, validated episodes kept as
   `store.build_store` keeps them; the time is that of validate_export alone;
-- report: `run.run_report` on fresh processed and reports folders; the pipeline's stage log
-  lines split it into store (inläsning, sammanslagning, lager), compute (statistik) and
-  publish (publicering), each with its own peak memory;
+- report: `run.run_report` on fresh processed and reports folders (a pooled catalog:
+  `run.run_pooled_report` for every förbund and the comparison, as a national network
+  would); the pipeline's stage log lines split it into store (inläsning, sammanslagning,
+  lager), compute (statistik, summed over förbund) and publish (publicering and jämförelse),
+  each with its own peak memory;
 - pandas: the pandas reference (`benchmarks.pandas_reference`), tables written for comparison;
+- duckdb: the same exact tables in DuckDB SQL over the same CSVs (`benchmarks.duckdb_reference`);
 - example: `run.run_report` on a fresh copy of the example förbund (what `make report` does).
 """
 
@@ -37,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 RESULT_PREFIX = "BENCH-RESULT "
-STAGES = ("generate", "floor", "read", "validate", "report", "pandas", "example")
+STAGES = ("generate", "floor", "read", "validate", "report", "pandas", "duckdb", "example")
 
 # Stage names of pipeline.log and the benchmark stage each belongs to.
 LOG_STAGES = {
@@ -46,6 +49,7 @@ LOG_STAGES = {
     "lager": "store",
     "statistik": "compute",
     "publicering": "publish",
+    "jämförelse": "publish",
 }
 
 
@@ -217,7 +221,8 @@ def _run_report(raw: Path, processed: Path, reports: Path, period_year: int, tod
     from pipeline.core import log
     from pipeline.core.config import Settings
     from pipeline.core.period import Period
-    from pipeline.jobs.run import run_report
+    from pipeline.jobs.run import run_pooled_report, run_report
+    from pipeline.measures.statistics import compute_tables
 
     for folder in (processed, reports):
         shutil.rmtree(folder, ignore_errors=True)
@@ -228,11 +233,43 @@ def _run_report(raw: Path, processed: Path, reports: Path, period_year: int, tod
         settings = Settings(raw=raw, processed=processed, reports=reports, k=5)
         reset_peak()
         recorder.last = started = time.perf_counter()
-        result = run_report(settings, Period.year(period_year), today=today)
+        period = Period.year(period_year)
+        from pipeline.core.catalog import read_catalog
+
+        if len(read_catalog(raw / "insatser.toml").forbund_ids) > 1:
+            result = run_pooled_report(settings, period, today=today)
+        else:
+            result = run_report(settings, period, today=today)
         seconds = time.perf_counter() - started
     finally:
         log.logger.removeHandler(recorder)
+    if hasattr(result, "reports"):  # not timed: the pooled exact tables, for the pandas check
+        pooled = processed / period.label / "samtliga"
+        pooled.mkdir(parents=True, exist_ok=True)
+        tables = compute_tables(result.store.episodes, result.store.catalog, period)
+        for name, table in tables.items():
+            table.write_parquet(pooled / f"{name}.parquet")
     return result, seconds, recorder.stages
+
+
+def _report_outputs(result) -> dict[str, object]:
+    """Where a report (or a pooled store's reports) went, and how big they are."""
+    if not hasattr(result, "reports"):
+        return {
+            "exact_dir": str(result.exact_dir),
+            "report_dir": str(result.report_dir),
+            "reports": 1,
+            "charts": len(list((result.report_dir / "diagram").glob("*.svg"))),
+            "html_mb": (result.report_dir / "rapport.html").stat().st_size / 1e6,
+        }
+    dirs = [r.report_dir for r in result.reports.values()] + [result.comparison_dir]
+    return {
+        "exact_dir": str(next(iter(result.reports.values())).exact_dir.parent / "samtliga"),
+        "report_dir": str(result.comparison_dir),
+        "reports": len(result.reports),
+        "charts": sum(len(list((d / "diagram").glob("*.svg"))) for d in dirs),
+        "html_mb": sum((d / "rapport.html").stat().st_size for d in dirs) / 1e6,
+    }
 
 
 def stage_report(args: argparse.Namespace) -> dict[str, object]:
@@ -248,10 +285,7 @@ def stage_report(args: argparse.Namespace) -> dict[str, object]:
         "seconds": seconds,
         "rows": result.store.episodes.height,
         "stages": stages,
-        "exact_dir": str(result.exact_dir),
-        "report_dir": str(result.report_dir),
-        "charts": len(list((result.report_dir / "diagram").glob("*.svg"))),
-        "html_mb": (result.report_dir / "rapport.html").stat().st_size / 1e6,
+        **_report_outputs(result),
         "peak_mb": max((s["peak_mb"] for s in stages), default=peak_mb()),
     }
 
@@ -267,6 +301,19 @@ def stage_pandas(args: argparse.Namespace) -> dict[str, object]:
     out.mkdir(parents=True)
     for name, table in tables.items():
         table.to_parquet(out / f"{name}.parquet", index=False)
+    return {"seconds": seconds, "rows": rows, "peak_mb": peak, "tables_dir": str(out), **split}
+
+
+def stage_duckdb(args: argparse.Namespace) -> dict[str, object]:
+    from benchmarks import duckdb_reference as ref
+
+    split: dict[str, float] = {}
+    (tables, rows), seconds, peak = timed(lambda: ref.run(Path(args.raw), args.year, split))
+    out = Path(args.scratch) / "duckdb"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for name, table in tables.items():
+        table.write_parquet(out / f"{name}.parquet")
     return {"seconds": seconds, "rows": rows, "peak_mb": peak, "tables_dir": str(out), **split}
 
 
@@ -303,6 +350,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, object]]] = {
     "validate": stage_validate,
     "report": stage_report,
     "pandas": stage_pandas,
+    "duckdb": stage_duckdb,
     "example": stage_example,
 }
 
