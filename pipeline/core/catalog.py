@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.core.config import COMPARISON_DIR
 from pipeline.core.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID, VOLUME_MEASURES
 from pipeline.core.personnummer import texts_with_personnummer
 
@@ -157,6 +158,8 @@ MAL_SCHEMA = pl.Schema(
 _STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, allow_inf_nan=False)
 # A volume target above this is a typing error (and would overflow the exact comparison).
 MAX_ANTAL = 1_000_000
+# A förbund's ID in a pooled catalog: a plain folder name (no path, no dots).
+FORBUND_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 # The keys each level of the file may have, named in the message for an unknown key.
 _KEYS = {
     0: "forbund, forbundsnamn, insats",
@@ -227,6 +230,18 @@ class _Insats(BaseModel):
     budgeterade_deltagare: dict[str, float] = {}
     forbund: str | None = Field(default=None, min_length=1)
     insatstyp: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _forbund_is_a_folder_name(self) -> _Insats:
+        # The ID names the förbund's folders under reports/ and processed/.
+        if self.forbund is not None and (
+            not FORBUND_ID.fullmatch(self.forbund) or self.forbund == COMPARISON_DIR
+        ):
+            raise ValueError(
+                f"forbund {_shown(self.forbund)} går inte som id: bokstäver A–Z, siffror, - och "
+                f"_ (högst 40 tecken, inte {COMPARISON_DIR})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _profile_and_money(self) -> _Insats:

@@ -26,6 +26,8 @@ FILE_LOG_FILE = "inlasta_filer.parquet"
 DUCKDB_FILE = "finsam.duckdb"
 CATALOG_FILE = "insatser.toml"
 EXAMPLE_MARKER = "EXEMPELDATA.txt"
+# The comparison report of a pooled store, beside the förbund reports (reports/<label>/).
+COMPARISON_DIR = "jamforelse"
 
 # Less detail where bases are small (docs/publicering.md, "Mindre detalj"): the published
 # background (bakgrund) per insats is shown for insatser with at least this many episodes in

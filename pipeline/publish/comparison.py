@@ -28,6 +28,7 @@ import polars as pl
 
 from pipeline.core.atomic import write_bytes, write_text
 from pipeline.core.catalog import Catalog
+from pipeline.core.config import COMPARISON_DIR
 from pipeline.core.contract import OUTCOME_MEASURES, TOTAL_INSATS_ID
 from pipeline.core.hashing import file_sha256
 from pipeline.core.period import Period
@@ -38,7 +39,6 @@ from pipeline.publish.disclosure import DisclosureError, numeric
 from pipeline.publish.manifest import created_time
 from pipeline.publish.releases import read_release, release_folder
 
-COMPARISON_DIR = "jamforelse"
 TABLE_DIR = "tabeller"
 CHART_DIR = "diagram"
 HTML_FILE = "rapport.html"

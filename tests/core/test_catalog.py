@@ -161,3 +161,10 @@ def test_a_pooled_catalog_where_an_insats_lacks_its_forbund_is_refused():
         parse_catalog(POOLED.replace('id="C"\nnamn="c"\nforbund="F1"\n', 'id="C"\nnamn="c"\n'))
     with pytest.raises(CatalogError, match="forbundsnamn: 'F7'"):
         parse_catalog(POOLED.replace("F1 = ", "F7 = "))
+
+
+@pytest.mark.parametrize("forbund", ["../utanfor", "F 1", "jamforelse", "Förbund/Norr"])
+def test_a_forbund_id_must_be_a_plain_folder_name(forbund: str):
+    # It names folders under reports/ and processed/: no path may come out of the catalog.
+    with pytest.raises(CatalogError, match="går inte som id"):
+        parse_catalog(f'[[insats]]\nid="A"\nnamn="a"\nforbund="{forbund}"\n')
