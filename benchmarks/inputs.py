@@ -28,9 +28,7 @@ from pathlib import Path
 
 from pipeline.core import atomic
 from pipeline.core.config import CATALOG_FILE
-from pipeline.example.generator import (
-    POOLED_FORMATS as FORMATS,
-)
+from pipeline.example.generator import POOLED_FORMATS as FORMATS
 from pipeline.example.generator import (
     generate_episodes,
     generic_catalog_text,

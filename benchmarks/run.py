@@ -365,6 +365,12 @@ STAGE_ROWS = (
 )
 
 
+def _equality_text(problems: list[str] | None) -> str:
+    if problems is None:
+        return "inte jämförda"
+    return "**ja**" if not problems else "**NEJ**: " + "; ".join(problems)
+
+
 def _log_stages(report: dict[str, object]) -> str:
     """The report's log stages, summed by name (a pooled store logs one per förbund)."""
     summed: dict[str, list[float]] = {}
@@ -474,21 +480,9 @@ def render_markdown(
             f"{_fmt(report.get('html_mb'), '.1f')} MB",
             "- rapportens loggsteg (sekunder / toppminne MB): " + _log_stages(report),
             "- pandas-referensens tabeller (deltagare, utfall, maluppfyllelse) = pipelinens: "
-            + (
-                "inte jämförda"
-                if r.equality is None
-                else "**ja**"
-                if not r.equality
-                else "**NEJ**: " + "; ".join(r.equality)
-            ),
+            + _equality_text(r.equality),
             "- DuckDB-SQL:ens deltagare och utfall (antalen) = pipelinens: "
-            + (
-                "inte jämförda"
-                if r.duckdb_equality is None
-                else "**ja**"
-                if not r.duckdb_equality
-                else "**NEJ**: " + "; ".join(r.duckdb_equality)
-            ),
+            + _equality_text(r.duckdb_equality),
             f"- systemlast (1 min) under mätningen: {min(r.load):.1f}–{max(r.load):.1f} "
             f"(2 kärnor; över ~2 betyder att andra processer tog tid)",
         ]

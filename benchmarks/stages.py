@@ -219,7 +219,8 @@ class _StageRecorder(logging.Handler):
 
 def _run_report(raw: Path, processed: Path, reports: Path, period_year: int, today: dt.date):
     from pipeline.core import log
-    from pipeline.core.config import Settings
+    from pipeline.core.catalog import read_catalog
+    from pipeline.core.config import CATALOG_FILE, Settings
     from pipeline.core.period import Period
     from pipeline.jobs.run import run_pooled_report, run_report
     from pipeline.measures.statistics import compute_tables
@@ -229,21 +230,20 @@ def _run_report(raw: Path, processed: Path, reports: Path, period_year: int, tod
     recorder = _StageRecorder()
     log.logger.addHandler(recorder)
     log.logger.setLevel(logging.INFO)
+    period = Period.year(period_year)
+    pooled_store = len(read_catalog(raw / CATALOG_FILE).forbund_ids) > 1
     try:
         settings = Settings(raw=raw, processed=processed, reports=reports, k=5)
         reset_peak()
         recorder.last = started = time.perf_counter()
-        period = Period.year(period_year)
-        from pipeline.core.catalog import read_catalog
-
-        if len(read_catalog(raw / "insatser.toml").forbund_ids) > 1:
+        if pooled_store:
             result = run_pooled_report(settings, period, today=today)
         else:
             result = run_report(settings, period, today=today)
         seconds = time.perf_counter() - started
     finally:
         log.logger.removeHandler(recorder)
-    if hasattr(result, "reports"):  # not timed: the pooled exact tables, for the pandas check
+    if pooled_store:  # not timed: the pooled exact tables, for the pandas and DuckDB checks
         pooled = processed / period.label / "samtliga"
         pooled.mkdir(parents=True, exist_ok=True)
         tables = compute_tables(result.store.episodes, result.store.catalog, period)
@@ -254,7 +254,9 @@ def _run_report(raw: Path, processed: Path, reports: Path, period_year: int, tod
 
 def _report_outputs(result) -> dict[str, object]:
     """Where a report (or a pooled store's reports) went, and how big they are."""
-    if not hasattr(result, "reports"):
+    from pipeline.jobs.run import PooledResult
+
+    if not isinstance(result, PooledResult):
         return {
             "exact_dir": str(result.exact_dir),
             "report_dir": str(result.report_dir),

@@ -317,9 +317,9 @@ def _store(
 def own_records(store: StoreResult, catalog: Catalog) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The episodes and counted participants of the insatser of `catalog` (one förbund's
     out of a pooled store; all of them for a förbund's own)."""
-    mine = pl.col("insats_id").is_in(catalog.ids)
     if len(catalog.ids) == store.catalog.insatser.height:
         return store.episodes, store.counted
+    mine = pl.col("insats_id").is_in(catalog.ids)
     return store.episodes.filter(mine), store.counted.filter(mine)
 
 

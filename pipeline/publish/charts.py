@@ -291,6 +291,16 @@ def _draw_fore_efter(fig: Figure, ax, spec: ChartSpec) -> None:
         ax.spines[side].set_visible(False)
 
 
+def _year_axis(ax, years: Sequence[int], top: float) -> None:
+    """Years along x, shares 0..top along y with a light grid: the frame of a trend chart."""
+    ax.set_ylim(0, top)
+    ax.set_xlim(min(years) - 0.5, max(years) + 0.5)
+    ax.set_xticks(years, [str(y) for y in years])
+    _pct_axis(ax, "y")
+    ax.grid(axis="y", color=style.LJUSGRA, lw=0.8)
+    ax.set_axisbelow(True)
+
+
 def _draw_trend(fig: Figure, ax, spec: ChartSpec) -> None:
     d = spec.data
     years = d["years"]
@@ -311,12 +321,7 @@ def _draw_trend(fig: Figure, ax, spec: ChartSpec) -> None:
             color=style.GRA,
             style="italic",
         )
-    ax.set_ylim(0, 1.08)
-    ax.set_xlim(min(years) - 0.5, max(years) + 0.5)
-    ax.set_xticks(years, [str(y) for y in years])
-    _pct_axis(ax, "y")
-    ax.grid(axis="y", color=style.LJUSGRA, lw=0.8)
-    ax.set_axisbelow(True)
+    _year_axis(ax, years, top=1.08)
     if d.get("ylabel"):
         ax.set_ylabel(d["ylabel"])
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
@@ -372,12 +377,7 @@ def _draw_spridning(fig: Figure, ax, spec: ChartSpec) -> None:
             zorder=3 if pooled else 2,
             label="Samtliga" if pooled else None,
         )
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(min(years) - 0.5, max(years) + 0.5)
-    ax.set_xticks(years, [str(y) for y in years])
-    _pct_axis(ax, "y")
-    ax.grid(axis="y", color=style.LJUSGRA, lw=0.8)
-    ax.set_axisbelow(True)
+    _year_axis(ax, years, top=1.02)
     ax.plot([], [], "-", color=style.GRA, lw=0.8, label="ett förbund")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
 
