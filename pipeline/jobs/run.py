@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
 
-from pipeline.core import atomic, log
+from pipeline.core import atomic, log, progress
 from pipeline.core.catalog import Catalog
 from pipeline.core.config import CATALOG_FILE, DEFAULT_RAW, EXAMPLE_MARKER, Settings
 from pipeline.core.contract import TOTAL_INSATS_ID
@@ -285,12 +288,20 @@ def run_pooled_report(
             f"Förbundet {', '.join(unknown)} finns inte i insatskatalogen (förbund: "
             f"{', '.join(known)})."
         )
-    reports = {}
-    for forbund_id in chosen:  # a loop over förbund, each a whole report
+    prepared = {}
+    for forbund_id in chosen:  # a loop over förbund: each one's exact tables
         log.info(f"Förbundet {forbund_id}", forbund=forbund_id)
-        reports[forbund_id] = _report(
+        prepared[forbund_id] = _prepare(
             settings, period, store, store.catalog.for_forbund(forbund_id), example, forbund_id
         )
+    with log.stage("publicering", period=period.label, forbund=len(chosen)):
+        report_dirs = _publish_all(prepared, settings.reports)
+    reports = {
+        forbund_id: ReportResult(
+            period, store, p.tables, p.exact_dir, report_dirs[forbund_id], example, p.no_data
+        )
+        for forbund_id, p in prepared.items()
+    }
     comparison = None
     if forbund is None:
         with log.stage("jämförelse", period=period.label):
@@ -344,17 +355,46 @@ def _tables(
     return tables, finsam
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """One report's inputs to publishing: its exact tables and context."""
+
+    tables: dict[str, pl.DataFrame]
+    context: object  # pipeline.publish.context.ReportContext (imported late: publish is heavy)
+    exact_dir: Path
+    no_data: bool
+    forbund: str | None
+
+
 def _report(
     settings: Settings,
     period: Period,
     store: StoreResult,
     catalog: Catalog,
     example: bool,
-    forbund: str | None = None,
 ) -> ReportResult:
-    """Exact tables and the published report of `catalog`'s insatser (of `forbund`)."""
-    from pipeline.publish.context import ReportContext
+    """Exact tables and the published report of a förbund's own store."""
     from pipeline.publish.report import publish_report
+
+    p = _prepare(settings, period, store, catalog, example)
+    with log.stage("publicering", period=period.label):
+        report_dir = publish_report(
+            p.tables, p.context, settings.reports, progress=lambda message: log.info(message)
+        )
+    return ReportResult(period, store, p.tables, p.exact_dir, report_dir, example, p.no_data)
+
+
+def _prepare(
+    settings: Settings,
+    period: Period,
+    store: StoreResult,
+    catalog: Catalog,
+    example: bool,
+    forbund: str | None = None,
+) -> _Prepared:
+    """The exact tables of `catalog`'s insatser (of `forbund`), written to the processed
+    folder, and the context their report is published with."""
+    from pipeline.publish.context import ReportContext
 
     episodes, counted = own_records(store, catalog)
     with log.stage("statistik", period=period.label) as counts:
@@ -375,23 +415,61 @@ def _report(
             + ": rapporten märks som utan data",
             period=period.label,
         )
-    with log.stage("publicering", period=period.label):
-        context = ReportContext(
-            catalog,
-            period,
-            settings.k,
-            store.files,
-            store.quarantine,
-            example,
-            code_version(),
-            no_data,
-            settings.word_template,
-        )
-        report_dir = publish_report(
-            tables,
-            context,
-            settings.reports,
-            progress=lambda message: log.info(message),
-            forbund=forbund,
-        )
-    return ReportResult(period, store, tables, exact_dir, report_dir, example, no_data)
+    context = ReportContext(
+        catalog,
+        period,
+        settings.k,
+        store.files,
+        store.quarantine,
+        example,
+        code_version(),
+        no_data,
+        settings.word_template,
+    )
+    return _Prepared(tables, context, exact_dir, no_data, forbund)
+
+
+def publish_workers(reports: int) -> int:
+    """Processes that publish a pooled store's reports side by side: one per core, at most
+    one per report. Each report is independent (its own folder, history and audit)."""
+    return max(1, min(os.cpu_count() or 1, reports))
+
+
+def _publish_all(prepared: dict[str, _Prepared], reports_dir: Path) -> dict[str, Path]:
+    """Publish every förbund's report, in spawned processes when there are cores for it
+    (each draws its charts itself, one process per report); forbund → its folder."""
+    from pipeline.publish.report import publish_report
+
+    workers = publish_workers(len(prepared))
+    if workers == 1:
+        return {
+            f: publish_report(
+                p.tables, p.context, reports_dir, progress=lambda m: log.info(m), forbund=f
+            )
+            for f, p in prepared.items()
+        }
+    done: dict[str, Path] = {}
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("spawn"), initializer=_quiet_worker
+    ) as pool:
+        futures = {
+            pool.submit(_publish_one, p.tables, p.context, reports_dir, f): f
+            for f, p in prepared.items()
+        }
+        for future in as_completed(futures):  # a loop over förbund as their reports finish
+            forbund_id = futures[future]
+            done[forbund_id] = future.result()
+            log.info(f"Förbundet {forbund_id}: rapporten publicerad", forbund=forbund_id)
+    return {f: done[f] for f in prepared}
+
+
+def _quiet_worker() -> None:
+    """A publishing process draws no progress bars (they would cross the parent's)."""
+    progress.set_quiet(True)
+
+
+def _publish_one(tables, context, reports_dir: Path, forbund: str) -> Path:
+    """One förbund's report, in a publishing process (charts drawn in this process)."""
+    from pipeline.publish.report import publish_report
+
+    return publish_report(tables, context, reports_dir, forbund=forbund, parallel_charts=False)

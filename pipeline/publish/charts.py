@@ -11,13 +11,15 @@ is not drawn, and the chart says so where it would have been.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
 from multiprocessing import get_context
 from pathlib import Path
@@ -423,16 +425,51 @@ def render_chart(spec: ChartSpec, out_dir: Path) -> tuple[str, ...]:
     return (*written, f"{spec.name}.svg")
 
 
+def _warm_up() -> None:
+    """A drawing process's first task: load matplotlib's fonts and renderers."""
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(1, 1), dpi=style.DPI)
+        fig.add_subplot().set_title("Åå")
+        fig.savefig(io.BytesIO(), format="png")
+        fig.savefig(io.BytesIO(), format="svg")
+
+
+@contextlib.contextmanager
+def chart_pool(
+    expected: int, threshold: int = PARALLEL_THRESHOLD
+) -> Iterator[ProcessPoolExecutor | None]:
+    """Spawned processes to draw `expected` charts in, started at once, so that their
+    start (Python, polars and matplotlib: about a second each) overlaps the work before the
+    drawing; None when `expected` is no more than `threshold` (drawn here, in this process)."""
+    if expected <= threshold:
+        yield None
+        return
+    workers = max(1, min(os.cpu_count() or 1, 4, expected // 4))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        for _ in range(workers):  # each task starts one more process
+            pool.submit(_warm_up)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def render_charts(
-    specs: Sequence[ChartSpec], out_dir: Path, threshold: int = PARALLEL_THRESHOLD
+    specs: Sequence[ChartSpec],
+    out_dir: Path,
+    threshold: int = PARALLEL_THRESHOLD,
+    parallel: bool = True,
+    pool: ProcessPoolExecutor | None = None,
 ) -> list[tuple[str, ...]]:
-    """Render every chart; in spawned processes when there are more than `threshold`."""
-    if len(specs) <= threshold:
+    """Render every chart; when there are more than `threshold`, in `pool`'s processes
+    (`chart_pool`), or, `parallel`, in processes started for them."""
+    if len(specs) <= threshold or not (parallel or pool):
         return [render_chart(s, out_dir) for s in progress(specs, "Ritar diagram")]
-    workers = max(1, min(os.cpu_count() or 1, 4, len(specs) // 4))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        drawn = pool.map(render_chart, specs, repeat(out_dir), chunksize=2)
-        return list(progress(drawn, "Ritar diagram", total=len(specs)))
+    if pool is None:
+        with chart_pool(len(specs), threshold) as own:
+            return render_charts(specs, out_dir, threshold, pool=own)
+    drawn = pool.map(render_chart, specs, repeat(out_dir), chunksize=2)
+    return list(progress(drawn, "Ritar diagram", total=len(specs)))
 
 
 # --- What to draw: specs from the published tables --------------------------------------------
@@ -809,6 +846,56 @@ def trend_spec(
 ENDED_BASE = "Deltagare som avslutat under perioden."
 
 
+def _per_insats(make: Callable[..., ChartSpec | None], *extra: object, **named: object):
+    """A per-insats chart: SVG only (it illustrates an insats section of the HTML)."""
+
+    def spec(*args: object) -> ChartSpec | None:
+        s = make(*args, *extra, **named)
+        return None if s is None else dataclasses.replace(s, png=False)
+
+    return spec
+
+
+def chart_plan(tables: Collection[str], catalog: Catalog) -> list[Callable[..., ChartSpec | None]]:
+    """The charts of a report with tables of these names: for each, the function of
+    (published, catalog, period, k, example) that gives its spec, or None when there is
+    nothing to draw (the plan is an upper bound of the charts). Known before the tables
+    are protected, so that the processes that draw them can start while the audit runs."""
+    plan: list[Callable[..., ChartSpec | None]] = []
+    if "maluppfyllelse" in tables:
+        plan.append(maluppfyllelse_spec)
+    if "deltagare" in tables:
+        plan += [deltagare_kon_spec, arsplatser_spec]
+    if "utfall" in tables:
+        plan.append(utfall_kon_spec)
+    if "forsorjning_fore_efter" in tables:
+        plan.append(fore_efter_spec)
+    if "bakgrund" in tables:
+        for variabel in ("sysselsattning_efter", "avslutsorsak"):
+            plan.append(partial(bakgrund_spec, **_bakgrund(TOTAL_INSATS_ID, variabel, variabel)))
+    if "trend" in tables:
+        plan.append(trend_spec)
+    if "kostnad" in tables:
+        plan.append(kostnad_spec)
+    # Per-insats charts illustrate the report's insats sections (SVG, embedded in the HTML);
+    # the print-resolution PNGs are made for the förbund-wide charts, which go into the
+    # årsredovisning. A pooled national store has hundreds of insatser: no per-insats charts.
+    if len(catalog.ids) <= MAX_INSATSER_WITH_CHARTS:
+        for iid in catalog.ids:
+            stem = f"insats_{_safe_name(iid)}"
+            if "bakgrund" in tables:
+                for variabel in ("sysselsattning_efter", "avslutsorsak"):
+                    named = _bakgrund(iid, variabel, f"{stem}_{variabel}")
+                    plan.append(_per_insats(bakgrund_spec, **named))
+            if "trend" in tables:
+                plan.append(_per_insats(trend_spec, insats_id=iid))
+    return plan
+
+
+def _bakgrund(insats_id: str, variabel: str, name: str) -> dict[str, str]:
+    return {"insats_id": insats_id, "variabel": variabel, "name": name, "base": ENDED_BASE}
+
+
 def chart_specs(
     published: dict[str, pl.DataFrame],
     catalog: Catalog,
@@ -817,35 +904,7 @@ def chart_specs(
     example: bool,
 ) -> list[ChartSpec]:
     """Every chart of the report, drawn from the published (suppressed) tables."""
-    args = (published, catalog, period, k, example)
-    specs: list[ChartSpec | None] = []
-    if "maluppfyllelse" in published:
-        specs.append(maluppfyllelse_spec(*args))
-    if "deltagare" in published:
-        specs += [deltagare_kon_spec(*args), arsplatser_spec(*args)]
-    if "utfall" in published:
-        specs.append(utfall_kon_spec(*args))
-    if "forsorjning_fore_efter" in published:
-        specs.append(fore_efter_spec(*args))
-    if "bakgrund" in published:
-        for variabel in ("sysselsattning_efter", "avslutsorsak"):
-            specs.append(bakgrund_spec(*args, TOTAL_INSATS_ID, variabel, variabel, ENDED_BASE))
-    if "trend" in published:
-        specs.append(trend_spec(*args))
-    if "kostnad" in published:
-        specs.append(kostnad_spec(*args))
-    # Per-insats charts illustrate the report's insats sections (SVG, embedded in the HTML);
-    # the print-resolution PNGs are made for the förbund-wide charts, which go into the
-    # årsredovisning. A pooled national store has hundreds of insatser: no per-insats charts.
-    per_insats: list[ChartSpec | None] = []
-    if len(catalog.ids) <= MAX_INSATSER_WITH_CHARTS:
-        for iid in catalog.ids:
-            stem = f"insats_{_safe_name(iid)}"
-            if "bakgrund" in published:
-                for variabel in ("sysselsattning_efter", "avslutsorsak"):
-                    name = f"{stem}_{variabel}"
-                    per_insats.append(bakgrund_spec(*args, iid, variabel, name, ENDED_BASE))
-            if "trend" in published:
-                per_insats.append(trend_spec(*args, insats_id=iid))
-    specs += [dataclasses.replace(s, png=False) for s in per_insats if s is not None]
+    specs = (
+        make(published, catalog, period, k, example) for make in chart_plan(published, catalog)
+    )
     return [s for s in specs if s is not None]

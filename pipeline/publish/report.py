@@ -23,7 +23,7 @@ from pipeline.core.atomic import write_bytes, write_text
 from pipeline.core.period import Period
 from pipeline.publish import style
 from pipeline.publish.audit import Release
-from pipeline.publish.charts import chart_specs, render_charts
+from pipeline.publish.charts import chart_plan, chart_pool, chart_specs, render_charts
 from pipeline.publish.context import ReportContext
 from pipeline.publish.html import render_html
 from pipeline.publish.manifest import (
@@ -115,12 +115,15 @@ def publish_report(
     reports_dir: Path,
     progress: Callable[[str], None] | None = None,
     forbund: str | None = None,
+    parallel_charts: bool = True,
 ) -> Path:
     """Write the published report under `reports_dir / period.label` (one förbund of a
     pooled store: `… / period.label / forbund`); return that folder.
 
     The report is built in a new folder beside the old one and swapped in whole: a full
-    disk or a crash while writing leaves the previous report as it was.
+    disk or a crash while writing leaves the previous report as it was. `parallel_charts`:
+    many charts may be drawn in spawned processes (off where this already is one of several
+    publishing processes).
     """
     say = progress or (lambda _msg: None)
     label = context.period.label
@@ -133,7 +136,7 @@ def publish_report(
     staging = out.with_name(f".{out.name}.ny-{os.getpid()}")
     staging.mkdir()
     try:
-        _write_report(staging, tables, history, context, say)
+        _write_report(staging, tables, history, context, say, parallel_charts)
         _carry_over(out, staging)
         staging.chmod(0o755)
         archive_if_changed(Path(reports_dir), label, staging / TABLE_DIR, forbund)
@@ -167,24 +170,28 @@ def _write_report(
     history: list[Release],
     context: ReportContext,
     say: Callable[[str], None],
+    parallel_charts: bool = True,
 ) -> None:
     """Every file of the report, written into the (new, empty) folder `out`."""
     c = context
     table_dir, chart_dir = out / TABLE_DIR, out / CHART_DIR
 
-    say("Röjandeskydd och granskning mot tidigare utgåvor")
-    protected = protect_release(tables, c.k, c.period, history, progress=say)
-    published = protected.tables
-    say(
-        f"Granskningen godkände utgåvan efter {protected.rounds} omgång(ar), "
-        f"mot {len(protected.history)} tidigare utgåvor"
-    )
-    written = _write_tables(table_dir, protected.csv, c.is_example)
+    # Many charts: the processes that draw them start now and load while the audit runs.
+    expected = len(chart_plan(tables, c.catalog)) if parallel_charts else 0
+    with chart_pool(expected) as pool:
+        say("Röjandeskydd och granskning mot tidigare utgåvor")
+        protected = protect_release(tables, c.k, c.period, history, progress=say)
+        published = protected.tables
+        say(
+            f"Granskningen godkände utgåvan efter {protected.rounds} omgång(ar), "
+            f"mot {len(protected.history)} tidigare utgåvor"
+        )
+        written = _write_tables(table_dir, protected.csv, c.is_example)
 
-    say("Diagram")
-    specs = chart_specs(published, c.catalog, c.period, c.k, c.is_example)
-    chart_files = render_charts(specs, chart_dir)
-    written += [chart_dir / name for names in chart_files for name in names]
+        say("Diagram")
+        specs = chart_specs(published, c.catalog, c.period, c.k, c.is_example)
+        chart_files = render_charts(specs, chart_dir, parallel=False, pool=pool)
+        written += [chart_dir / name for names in chart_files for name in names]
 
     say("Arbetsbok")
     fixed = source_date()

@@ -9,7 +9,14 @@ import pytest
 
 from pipeline.core.period import Period
 from pipeline.publish import charts
-from pipeline.publish.charts import ChartSpec, chart_specs, render_chart, render_charts
+from pipeline.publish.charts import (
+    ChartSpec,
+    chart_plan,
+    chart_pool,
+    chart_specs,
+    render_chart,
+    render_charts,
+)
 from pipeline.publish.disclosure import suppress_tables
 from tests.fixtures.publicering import tabeller as fx
 
@@ -97,10 +104,32 @@ def test_parallel_rendering_gives_the_same_files(tmp_path, specs):
     serial, parallel = tmp_path / "s", tmp_path / "p"
     render_charts(specs[:4], serial, threshold=100)
     render_charts(specs[:4], parallel, threshold=1)
+    # The report's way: processes started before the specs are known (while the audit runs).
+    early = tmp_path / "e"
+    with chart_pool(4, threshold=1) as pool:
+        assert pool is not None
+        render_charts(specs[:4], early, threshold=1, pool=pool)
     for spec in specs[:4]:
         for suffix in ("png", "svg"):
             name = f"{spec.name}.{suffix}"
             assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
+            assert (serial / name).read_bytes() == (early / name).read_bytes(), name
+
+
+def test_no_drawing_processes_for_few_charts():
+    with chart_pool(12, threshold=12) as pool:
+        assert pool is None
+
+
+def test_chart_plan_is_known_before_protection(published, specs):
+    # The plan (from the tables' names only) is what decides early whether to start drawing
+    # processes: an upper bound of the charts, some of which have nothing to draw.
+    plan = chart_plan(published, fx.catalog())
+    assert len(plan) >= len(specs)
+    only_volume = {n: t for n, t in published.items() if n != "maluppfyllelse"}
+    fewer = chart_specs(only_volume, fx.catalog(), Period.year(2025), 5, False)
+    assert len(chart_plan(only_volume, fx.catalog())) == len(plan) - 1
+    assert len(fewer) == len(specs) - 1
 
 
 def test_fore_efter_matrix_keeps_markers(specs):
