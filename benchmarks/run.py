@@ -121,7 +121,8 @@ def _stage_measures(report: dict[str, object], rows: int) -> dict[str, Measure]:
     }
 
 
-MEASURED_STAGES = ("floor", "read", "validate", "report", "pandas", "duckdb")
+# The nightly stage runs on the store the report stage left behind.
+MEASURED_STAGES = ("floor", "read", "validate", "report", "nightly", "pandas", "duckdb")
 
 
 def measure_size(size: int, seed: int, work: Path, say) -> dict[str, object]:
@@ -264,11 +265,24 @@ def _publish_target(results: dict[int, SizeResult]) -> Target:
     )
 
 
+def _nightly_target(results: dict[int, SizeResult]) -> Target:
+    name = "En natt utan nytt återvänder före sammanslagningen (läser lagrets egna filer)"
+    runs = {n: r.raw["nightly"] for n, r in sorted(results.items()) if "nightly" in r.raw}
+    if not runs:
+        return Target(name, "NOT RUN", "kördes inte")
+    merged = [n for n, out in runs.items() if "sammanslagning" in out.get("stages", [])]
+    detail = ", ".join(f"{_size(n)}: {float(out['seconds']):.2f} s" for n, out in runs.items())
+    if merged:
+        detail += "; slog samman vid " + ", ".join(_size(n) for n in merged)
+    return Target(name, "MISSED" if merged else "MET", detail)
+
+
 def evaluate(results: dict[int, SizeResult], example: dict[str, object] | None) -> list[Target]:
     targets = [
         _data_path_target(results),
         _peak_target(results.get(10_000_000)),
         _publish_target(results),
+        _nightly_target(results),
     ]
     if example:
         seconds = float(example["make_report_s"])
@@ -360,6 +374,7 @@ STAGE_ROWS = (
     ("publish", "publicera"),
     ("data_path", "datavägen (lager + beräkna)"),
     ("report", "hela rapporten"),
+    ("nightly", "natt utan nytt (run_nightly)"),
     ("pandas", "pandas-referensen"),
     ("duckdb", "DuckDB-SQL (deltagare och utfall)"),
 )
@@ -479,6 +494,9 @@ def render_markdown(
             f"{report.get('charts', '–')} diagram (PNG + SVG), rapport.html sammanlagt "
             f"{_fmt(report.get('html_mb'), '.1f')} MB",
             "- rapportens loggsteg (sekunder / toppminne MB): " + _log_stages(report),
+            "- natt utan nytt, loggsteg: "
+            + (", ".join(r.raw.get("nightly", {}).get("stages", [])) or "–")
+            + f" (slutkoder {r.raw.get('nightly', {}).get('exit_codes', '–')})",
             "- pandas-referensens tabeller (deltagare, utfall, maluppfyllelse) = pipelinens: "
             + _equality_text(r.equality),
             "- DuckDB-SQL:ens deltagare och utfall (antalen) = pipelinens: "

@@ -18,7 +18,10 @@ Stages (the pipeline's own public functions, nothing re-implemented):
   `run.run_pooled_report` for every förbund and the comparison, as a national network
   would); the pipeline's stage log lines split it into store (inläsning, sammanslagning,
   lager), compute (statistik, summed over förbund) and publish (publicering and jämförelse),
-  each with its own peak memory;
+  each with its own peak memory (a pooled store's reports are published in worker
+  processes, one per core, whose memory is not included either);
+- nightly: `nightly.run_nightly` twice on the store the report stage left; the second run, a
+  night with nothing new, is timed (and its stage log kept: it must not merge);
 - pandas: the pandas reference (`benchmarks.pandas_reference`), tables written for comparison;
 - duckdb: the same exact tables in DuckDB SQL over the same CSVs (`benchmarks.duckdb_reference`);
 - example: `run.run_report` on a fresh copy of the example förbund (what `make report` does).
@@ -40,7 +43,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 RESULT_PREFIX = "BENCH-RESULT "
-STAGES = ("generate", "floor", "read", "validate", "report", "pandas", "duckdb", "example")
+STAGES = (
+    "generate",
+    "floor",
+    "read",
+    "validate",
+    "report",
+    "nightly",
+    "pandas",
+    "duckdb",
+    "example",
+)
 
 # Stage names of pipeline.log and the benchmark stage each belongs to.
 LOG_STAGES = {
@@ -292,6 +305,33 @@ def stage_report(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def stage_nightly(args: argparse.Namespace) -> dict[str, object]:
+    """A night with nothing new: `run_nightly` on the store the report stage left, twice;
+    the second run (nothing changed since the first) is timed. Its stage log says whether
+    it merged anything (it should not: the store is read from its own files)."""
+    from pipeline.core import log
+    from pipeline.core.config import Settings
+    from pipeline.jobs.nightly import run_nightly
+
+    work = Path(args.scratch)
+    settings = Settings(raw=Path(args.raw), processed=work / "processed", reports=work / "natt")
+    today = dt.date.fromisoformat(args.today)
+    log.setup_logging(quiet=True)
+    first = run_nightly(settings, today=today)  # the nightly periods' tables, once
+    recorder = _StageRecorder()
+    log.logger.addHandler(recorder)
+    try:
+        (code, seconds, peak) = timed(lambda: run_nightly(settings, today=today))
+    finally:
+        log.logger.removeHandler(recorder)
+    return {
+        "seconds": seconds,
+        "peak_mb": peak,
+        "exit_codes": [first, code],
+        "stages": [s["name"] for s in recorder.stages],
+    }
+
+
 def stage_pandas(args: argparse.Namespace) -> dict[str, object]:
     from benchmarks import pandas_reference as ref
 
@@ -351,6 +391,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, object]]] = {
     "read": stage_read,
     "validate": stage_validate,
     "report": stage_report,
+    "nightly": stage_nightly,
     "pandas": stage_pandas,
     "duckdb": stage_duckdb,
     "example": stage_example,

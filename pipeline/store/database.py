@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipeline.core import atomic
 from pipeline.core.catalog import Catalog
@@ -57,6 +58,27 @@ def store_is_current(processed: Path, fingerprint: str) -> bool:
     if not isinstance(hashes, dict) or not isinstance(names, list):
         return False
     return files_match(processed, {name: hashes.get(name) for name in names})
+
+
+def read_store(processed: Path, catalog: Catalog, fingerprint: str) -> StoreResult:
+    """The store as written, for inputs it is current for (`store_is_current`): the frames
+    of its files, without reading a raw file or the cache, and without merging."""
+
+    def read(name: str) -> pl.DataFrame:
+        return pl.read_parquet(processed / name)
+
+    return StoreResult(
+        episodes=read(EPISODES_FILE),
+        quarantine=read(QUARANTINE_FILE),
+        files=read(FILE_LOG_FILE),
+        duplicates=read(DUPLICATES_FILE),
+        catalog=catalog,
+        changed=False,
+        flagged=read(FLAGGED_FILE),
+        files_reread=0,
+        fingerprint=fingerprint,
+        counted=read(COUNTED_FILE),
+    )
 
 
 def write_duckdb(processed: Path, catalog: Catalog) -> None:

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 
 from pipeline.core.contract import EPISODE_SCHEMA
 from pipeline.core.lock import LOCK_FILE
+from pipeline.store import build as build_module
 from pipeline.store import build_store, merge_episodes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -423,3 +424,28 @@ def test_one_key_on_two_sheets_of_a_workbook_is_quarantined_not_overwritten(tmp_
         ("A", 2, "dubbel_rad"),
         ("B", 2, "dubbel_rad"),
     ]
+
+
+def test_a_current_store_is_read_from_its_own_files(tmp_path: Path, monkeypatch):
+    raw = _raw_folder(tmp_path, "okand_kod.csv", "personnummer.csv", "omojliga_datum.csv")
+    processed = tmp_path / "processed"
+    first = build_store(raw, processed, TODAY)
+    assert first.quarantine.height and first.duplicates.height
+
+    def not_called(*_args, **_kwargs):
+        raise AssertionError("a current store reads no raw file, cache entry or merge")
+
+    monkeypatch.setattr(build_module, "cached_file_result", not_called)
+    monkeypatch.setattr(build_module, "merge_episodes", not_called)
+    second = build_store(raw, processed, TODAY)
+    assert not second.changed and second.files_reread == 0
+    assert second.fingerprint == first.fingerprint
+    for part in ("episodes", "quarantine", "files", "duplicates", "flagged", "counted"):
+        assert_frame_equal(getattr(second, part), getattr(first, part))
+    # A date after the run date was rejected: the store holds for this day only.
+    with pytest.raises(AssertionError, match="a current store"):
+        build_store(raw, processed, TODAY + dt.timedelta(days=1))
+    # Any changed input makes it stale too.
+    shutil.copy(FIXTURES / "felaktiga" / "alder.csv", raw / "alder.csv")
+    with pytest.raises(AssertionError, match="a current store"):
+        build_store(raw, processed, TODAY)
