@@ -555,9 +555,14 @@ def main(argv: list[str] | None = None) -> int:
         for size in parse_sizes(args.sizes):
             say(f"{_size(size)} episoder")
             run["sizes"].append(measure_size(size, args.seed, args.work.resolve(), say))
+            # Saved after each size: a later failure (or a kill) keeps what was measured.
+            atomic.write_text(saved, json.dumps(run, indent=1, ensure_ascii=False))
         if not args.no_example:
-            run["example"] = measure_example(args.work.resolve())
-            say(f"exempelförbundet: {run['example']['make_report_s']:.2f} s")
+            try:
+                run["example"] = measure_example(args.work.resolve())
+                say(f"exempelförbundet: {run['example']['make_report_s']:.2f} s")
+            except StageFailed as exc:  # the sizes still count; the target shows NOT RUN
+                say(f"exempelförbundet MISSLYCKADES: {str(exc).splitlines()[-1][:300]}")
         ended, fingerprint = code_version(), code_fingerprint()
         if ended != run["info"]["kod (git)"]:  # a commit during the run
             run["info"]["kod (git)"] += f" vid start, {ended} vid slut"

@@ -368,7 +368,7 @@ def stage_example(args: argparse.Namespace) -> dict[str, object]:
     template = work / "example_raw"
     if not (template / "insatser.toml").exists():
         shutil.rmtree(template, ignore_errors=True)
-        ensure_example(template)
+        ensure_example(template, allowed=True)
     raw = work / "raw"
     shutil.rmtree(raw, ignore_errors=True)
     shutil.copytree(template, raw)

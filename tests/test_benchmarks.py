@@ -57,6 +57,21 @@ def test_stages_run_and_count_every_row(inputs: Path, capsys: pytest.CaptureFixt
     assert read["peak_mb"] > 0 and validate["seconds"] > 0
 
 
+def test_nightly_stage_times_a_night_without_merging(inputs: Path, tmp_path: Path, capsys):
+    args = ("--raw", str(inputs / "raw"), "--scratch", str(tmp_path), "--today", TODAY.isoformat())
+    out = _stage(capsys, "nightly", *args)
+    assert out["exit_codes"] == [0, 0]
+    assert "inläsning" in out["stages"] and "sammanslagning" not in out["stages"]
+    assert out["seconds"] > 0
+
+
+@pytest.mark.slow
+def test_example_stage_runs_make_reports_job(tmp_path: Path, capsys):
+    out = _stage(capsys, "example", "--scratch", str(tmp_path), "--today", TODAY.isoformat())
+    assert out["rows"] == 2600 and out["seconds"] > 0
+    assert [s["name"] for s in out["stages"]][-1] == "publicering"
+
+
 def test_pandas_reference_gives_the_pipelines_exact_tables(inputs: Path, tmp_path: Path):
     raw = inputs / "raw"
     store = build_store(raw, tmp_path / "processed", TODAY)

@@ -177,6 +177,10 @@ def _build_store(
         counts["i_karantan"] = quarantine.height
         counts["med_varning"] = flagged.height
     fingerprint = _fingerprint(files, catalog_sha, today, any(r.date_dependent for r in results))
+    counted = merge_counted([r.counted for r in results])
+    # The files' own episodes are merged: let them go before the store files are written
+    # (at national scale they are the size of the store again).
+    del results, read_files
     result = StoreResult(
         episodes,
         quarantine,
@@ -187,7 +191,7 @@ def _build_store(
         flagged,
         reread,
         fingerprint=fingerprint,
-        counted=merge_counted([r.counted for r in results]),
+        counted=counted,
     )
     if expect_fingerprint is not None and fingerprint != expect_fingerprint:
         raise InputsChanged(
