@@ -40,7 +40,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.core import lock, log
-from pipeline.core.catalog import read_catalog
+from pipeline.core.catalog import Catalog, read_catalog
 from pipeline.core.config import (
     CATALOG_FILE,
     READ_THREADS,
@@ -100,6 +100,27 @@ def _current_fingerprint(
     return None
 
 
+def _read_files(
+    files: list[RawFile],
+    cache: Path,
+    catalog: Catalog,
+    catalog_sha: str,
+    today: dt.date,
+    write: bool,
+) -> tuple[list[FileResult], int]:
+    """Every file's result, in file order, from the cache or read anew; and how many were
+    read anew. `write=False` still uses valid cache entries, but adds none."""
+
+    def read(file: RawFile) -> tuple[FileResult, bool]:
+        return cached_file_result(cache, file, catalog, catalog_sha, today, write=write)
+
+    # A few files at a time, their results in file order (the order in which later files
+    # win the merge); an error in one file is raised in that order too.
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        read_files = list(progress(pool.map(read, files), "Läser filer", total=len(files)))
+    return [r for r, _ in read_files], sum(was_read for _, was_read in read_files)
+
+
 def build_store(
     raw: Path,
     processed: Path,
@@ -146,20 +167,7 @@ def _build_store(
         return result
     cache = processed / CACHE_DIR
     with log.stage("inläsning", filer=len(files)) as counts:
-        results: list[FileResult] = []
-        reread = 0
-
-        def read(file: RawFile) -> tuple[FileResult, bool]:
-            # write=False still uses valid cache entries, but adds none.
-            return cached_file_result(cache, file, catalog, catalog_sha, today, write=write)
-
-        # A few files at a time, their results in file order (the order in which later
-        # files win the merge); an error in one file is raised in that order too.
-        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            read_files = list(progress(pool.map(read, files), "Läser filer", total=len(files)))
-        for result, was_read in read_files:  # a loop over files, not rows
-            results.append(result)
-            reread += was_read
+        results, reread = _read_files(files, cache, catalog, catalog_sha, today, write)
         counts["omlästa"] = reread
     file_log = pl.DataFrame([r.log_row for r in results], schema=FILE_LOG_SCHEMA, orient="row")
     quarantine = pl.concat(
@@ -180,7 +188,7 @@ def _build_store(
     counted = merge_counted([r.counted for r in results])
     # The files' own episodes are merged: let them go before the store files are written
     # (at national scale they are the size of the store again).
-    del results, read_files
+    del results
     result = StoreResult(
         episodes,
         quarantine,
