@@ -363,7 +363,6 @@ class _Prepared:
     context: object  # pipeline.publish.context.ReportContext (imported late: publish is heavy)
     exact_dir: Path
     no_data: bool
-    forbund: str | None
 
 
 def _report(
@@ -426,7 +425,7 @@ def _prepare(
         no_data,
         settings.word_template,
     )
-    return _Prepared(tables, context, exact_dir, no_data, forbund)
+    return _Prepared(tables, context, exact_dir, no_data)
 
 
 def publish_workers(reports: int) -> int:

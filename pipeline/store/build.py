@@ -162,8 +162,7 @@ def _build_store(
             counts["omlästa"] = 0
             counts["lagret_aktuellt"] = "ja"
         if write:
-            with log.stage("återkoppling") as counts:
-                counts["arbetsböcker"] = write_feedback(files, result, processed)
+            _feedback(files, result, processed)
         return result
     cache = processed / CACHE_DIR
     with log.stage("inläsning", filer=len(files)) as counts:
@@ -214,6 +213,11 @@ def _build_store(
             prune_cache(cache, {cache_key(f, catalog_sha) for f in files})
         result.changed = True
     # After the store (a crash in between: the marker differs and the next run writes it).
+    _feedback(files, result, processed)
+    return result
+
+
+def _feedback(files: list[RawFile], result: StoreResult, processed: Path) -> None:
+    """The parties' feedback workbooks for this store (rewritten only when it changed)."""
     with log.stage("återkoppling") as counts:
         counts["arbetsböcker"] = write_feedback(files, result, processed)
-    return result
